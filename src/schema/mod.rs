@@ -1,0 +1,3 @@
+//! JSON Schema to PostgreSQL column plans, and naming.
+pub mod naming;
+pub mod types;
