@@ -1,3 +1,62 @@
-//! target-postgres: a Singer target that loads into PostgreSQL over binary COPY.
+//! target-postgres: a Singer target that loads SCHEMA / RECORD / STATE messages into
+//! PostgreSQL over binary COPY.
+//!
+//! # Layout
+//!
+//! - [`cli`] — command-line arguments; [`config`] — settings from files or the environment,
+//!   validated, with the one table of accepted keys; [`about`] — `--about`.
+//! - [`protocol`] — the line reader, Singer message parsing and the state tracker (the only
+//!   writer to stdout).
+//! - [`schema`] — JSON Schema → column types, and name cleaning/quoting.
+//! - [`encode`] — JSON values → binary COPY fields for the column's actual type.
+//! - [`stream`] — one stream: its properties, plan and record encoding; [`sink`] — its batch
+//!   of encoded rows and last-wins key index.
+//! - [`table`] — the run's model of each target table and its queued DDL.
+//! - [`db`] — connections and pool, catalog reads, SQL text, flushes and the flush workers.
+//! - [`loader`] — the router that ties them together on the reader thread.
+//! - [`error`] — the one error type, with exit codes and retry classification.
+
+pub mod about;
+pub mod cli;
+pub mod config;
+pub mod db;
 pub mod encode;
+pub mod error;
+pub mod loader;
+pub mod logging;
+pub mod protocol;
 pub mod schema;
+pub mod sink;
+pub mod stream;
+pub mod table;
+
+use crate::cli::Args;
+use crate::error::Result;
+use crate::protocol::reader::LineReader;
+
+/// Runs the program for parsed arguments.
+pub fn run(args: Args) -> Result<()> {
+    if args.about {
+        println!("{}", about::render(args.format));
+        return Ok(());
+    }
+    if args.config.is_empty() {
+        return Err(error::Error::Usage(
+            "--config FILE is required (or --config ENV to read TARGET_POSTGRES_* variables)".into(),
+        ));
+    }
+    let settings = config::load(&args.config)?;
+    if args.test_connection {
+        let mut client = db::connect::connect_direct(&settings.connection)?;
+        let version: String = client
+            .query_one("SELECT version()", &[])
+            .map_err(|e| error::Error::db("checking the connection", e))?
+            .get(0);
+        log::info!("connection ok: {version}");
+        return Ok(());
+    }
+    let reader = LineReader::open(args.input.as_deref())?;
+    let summary = loader::run(&settings, reader, Box::new(std::io::stdout()))?;
+    logging::log_summary(&summary);
+    Ok(())
+}

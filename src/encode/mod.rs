@@ -1,4 +1,23 @@
 //! Record values to PostgreSQL binary COPY bytes.
+//!
+//! The binary COPY stream is a fixed header, then one tuple per row (a 16-bit field count
+//! followed by length-prefixed fields), then a 16-bit -1 trailer. Rows are encoded once, at
+//! read time, straight into the buffer that later goes on the wire.
+
 pub mod numeric;
-pub mod time;
+pub mod pg_type;
 pub mod text;
+pub mod time;
+pub mod value;
+
+/// Signature, flags and header-extension length that open every binary COPY stream.
+pub const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// The field count -1 that closes a binary COPY stream.
+pub const COPY_TRAILER: &[u8] = &[0xff, 0xff];
+
+/// Starts a tuple of `fields` fields.
+#[inline]
+pub fn begin_tuple(fields: u16, out: &mut Vec<u8>) {
+    out.extend_from_slice(&fields.to_be_bytes());
+}

@@ -1,1 +1,765 @@
-//! placeholder
+//! Decimal literals to PostgreSQL `numeric` binary form, and exact integer parsing.
+//!
+//! Singer taps send numbers as JSON text, and `serde_json`'s `arbitrary_precision` hands us
+//! that text unchanged. Going through `f64` or a fixed-width decimal would round (rust_decimal
+//! stops at 28 digits), so the literal is converted straight into the bytes `numeric_send`
+//! produces: a header (`ndigits`, `weight`, `sign`, `dscale`) followed by base-10000 digits.
+//! The conversion is exact for any number of digits, keeps the literal's display scale
+//! (`1.50` stays `1.50`), and allocates nothing beyond the bytes it appends. The same parser
+//! also decides whether a literal is an integer and reads it as an `i64` for `bigint` columns,
+//! so `3.0` and `1e3` load into integer columns while `1.5` is refused instead of truncated.
+
+/// Sign word of a positive (or zero) `numeric`.
+const SIGN_POS: u16 = 0x0000;
+/// Sign word of a negative `numeric`.
+const SIGN_NEG: u16 = 0x4000;
+/// Sign word of `NaN`.
+const SIGN_NAN: u16 = 0xC000;
+/// Sign word of `Infinity` (PostgreSQL 14 and later).
+const SIGN_PINF: u16 = 0xD000;
+/// Sign word of `-Infinity` (PostgreSQL 14 and later).
+const SIGN_NINF: u16 = 0xF000;
+/// Largest display scale a `numeric` can carry (14 bits, `NUMERIC_DSCALE_MAX`).
+const DSCALE_MAX: i128 = 0x3FFF;
+
+/// Error for text that is not a decimal literal.
+const NOT_A_NUMBER: &str = "not a number";
+/// Error for a literal PostgreSQL's `numeric` cannot represent.
+const OUT_OF_RANGE: &str = "out of range for numeric";
+
+/// Powers of ten for a decimal digit's place inside one base-10000 digit.
+const PLACE: [i16; 4] = [1, 10, 100, 1000];
+
+/// A literal split into its parts, borrowing the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Literal<'a> {
+    /// `NaN`, any case.
+    NaN,
+    /// `Infinity`/`inf`, signed.
+    Infinity {
+        /// True for `-Infinity`.
+        negative: bool,
+    },
+    /// A finite decimal: `sign int . frac e exp`.
+    Finite(Finite<'a>),
+}
+
+/// The parts of a finite literal. Its value is `±0.{int}{frac} × 10^(int.len() + exp)`;
+/// leading and trailing zeros are still in the slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Finite<'a> {
+    /// True when the literal starts with `-`.
+    negative: bool,
+    /// ASCII digits before the point (may be empty, as in `.5`).
+    int: &'a [u8],
+    /// ASCII digits after the point (may be empty, as in `5.` or `5`).
+    frac: &'a [u8],
+    /// The exponent, saturated to the `i64` range: anything that large is out of range for
+    /// `numeric` anyway (or is a zero, whose exponent only matters through `dscale`).
+    exp: i64,
+}
+
+/// The significant digits of a finite literal and where they sit.
+#[derive(Debug, Clone, Copy)]
+struct Digits {
+    /// Index (into `int ++ frac`) of the first nonzero digit.
+    first: usize,
+    /// Index one past the last nonzero digit; `first == end` means the value is zero.
+    end: usize,
+    /// Number of digits before the decimal point once the exponent is applied: the digit at
+    /// index `k` has decimal exponent `point - 1 - k`. Can be negative or beyond `usize`.
+    point: i128,
+}
+
+impl Finite<'_> {
+    /// Locates the significant digits.
+    fn digits(self) -> Digits {
+        let nonzero = |d: &u8| *d != b'0';
+        let int_len = self.int.len();
+        let first = match self.int.iter().position(nonzero) {
+            Some(i) => i,
+            None => match self.frac.iter().position(nonzero) {
+                Some(j) => int_len + j,
+                None => int_len + self.frac.len(),
+            },
+        };
+        let end = match self.frac.iter().rposition(nonzero) {
+            Some(j) => int_len + j + 1,
+            None => match self.int.iter().rposition(nonzero) {
+                Some(i) => i + 1,
+                None => first,
+            },
+        };
+        // Lengths of a &str are below isize::MAX and the exponent is an i64, so the sum
+        // cannot overflow an i128.
+        let point = self.int.len() as i128 + i128::from(self.exp);
+        Digits { first, end, point }
+    }
+
+    /// Digits after the decimal point once the exponent is applied, as PostgreSQL counts
+    /// them for `dscale`: never negative.
+    fn display_scale(&self) -> i128 {
+        (self.frac.len() as i128 - i128::from(self.exp)).max(0)
+    }
+}
+
+/// Case-insensitive ASCII comparison of a byte string with a lowercase word.
+fn eq_word(bytes: &[u8], word: &[u8]) -> bool {
+    bytes.eq_ignore_ascii_case(word)
+}
+
+/// Splits off the leading run of ASCII digits.
+fn take_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    bytes.split_at(n)
+}
+
+/// Parses a literal without looking at its value. Accepts what JSON writes for numbers plus
+/// the forms PostgreSQL's `numeric` input accepts from strings: a leading `+`, leading zeros,
+/// `.5`, `5.`, and the words `NaN`, `Infinity` and `inf`.
+fn parse(literal: &str) -> Result<Literal<'_>, &'static str> {
+    let bytes = literal.as_bytes();
+    if eq_word(bytes, b"nan") {
+        return Ok(Literal::NaN);
+    }
+    let (negative, rest) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if eq_word(rest, b"infinity") || eq_word(rest, b"inf") {
+        return Ok(Literal::Infinity { negative });
+    }
+    let (int, rest) = take_digits(rest);
+    let (frac, rest) = match rest.split_first() {
+        Some((b'.', after)) => take_digits(after),
+        _ => (&rest[..0], rest),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return Err(NOT_A_NUMBER);
+    }
+    let exp = match rest.split_first() {
+        None => 0,
+        Some((b'e' | b'E', after)) => parse_exponent(after)?,
+        Some(_) => return Err(NOT_A_NUMBER),
+    };
+    Ok(Literal::Finite(Finite {
+        negative,
+        int,
+        frac,
+        exp,
+    }))
+}
+
+/// Parses `[+-]digits` to the end of the input, saturating at the `i64` bounds.
+fn parse_exponent(bytes: &[u8]) -> Result<i64, &'static str> {
+    let (negative, rest) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    let (digits, rest) = take_digits(rest);
+    if digits.is_empty() || !rest.is_empty() {
+        return Err(NOT_A_NUMBER);
+    }
+    let mut value: i64 = 0;
+    for &d in digits {
+        // Saturate rather than fail: `1e99999999999999999999` is a valid literal whose value
+        // is simply too large, and `0e99999999999999999999` is zero.
+        value = value.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// Appends the `numeric` binary send format of `literal` to `out`, without the 4-byte field
+/// length that binary COPY puts in front of it.
+///
+/// `literal` is a JSON number or a numeric string: optional sign, digits with an optional
+/// fraction, optional exponent; or `NaN`, `Infinity`, `-Infinity` (any case, also `inf`).
+/// Surrounding whitespace is refused. The conversion is exact, the display scale is the
+/// number of fraction digits once the exponent is applied (`1.50` → 2, `1.5e1` → 0,
+/// `15e-3` → 3), and zero is always positive (`-0.000` encodes as `0.000`), as PostgreSQL
+/// does.
+///
+/// Infinities use the sign words PostgreSQL 14 introduced; older servers refuse them.
+///
+/// # Errors
+///
+/// `"not a number"` for anything else, and `"out of range for numeric"` when the value needs
+/// a weight beyond `i16`, more than 16383 fraction digits, or more than 32767 base-10000
+/// digits. On error `out` is left untouched.
+pub fn encode_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
+    let finite = match parse(literal)? {
+        Literal::NaN => {
+            push_header(out, 0, 0, SIGN_NAN, 0);
+            return Ok(());
+        }
+        Literal::Infinity { negative } => {
+            // numeric_send writes dscale 32 here (an artefact of its packed header);
+            // numeric_recv ignores the scale of special values, so 0 is as good.
+            let sign = if negative { SIGN_NINF } else { SIGN_PINF };
+            push_header(out, 0, 0, sign, 0);
+            return Ok(());
+        }
+        Literal::Finite(finite) => finite,
+    };
+
+    let dscale = finite.display_scale();
+    if dscale > DSCALE_MAX {
+        return Err(OUT_OF_RANGE);
+    }
+    // In range by the check above.
+    let dscale = dscale as u16;
+
+    let digits = finite.digits();
+    if digits.first == digits.end {
+        // Zero: no digits, weight 0, positive, whatever sign was written.
+        push_header(out, 0, 0, SIGN_POS, dscale);
+        return Ok(());
+    }
+
+    // Decimal exponents of the first and last significant digits, and the base-10000 digits
+    // (groups of four decimal places aligned on the decimal point) that hold them.
+    let first_exp = digits.point - 1 - digits.first as i128;
+    let last_exp = digits.point - digits.end as i128;
+    let weight = first_exp.div_euclid(4);
+    let last_group = last_exp.div_euclid(4);
+    let weight = i16::try_from(weight).map_err(|_| OUT_OF_RANGE)?;
+    let ndigits = i16::try_from(i128::from(weight) - last_group + 1).map_err(|_| OUT_OF_RANGE)?;
+
+    let sign = if finite.negative { SIGN_NEG } else { SIGN_POS };
+    out.reserve(8 + 2 * ndigits as usize);
+    push_header(out, ndigits, weight, sign, dscale);
+
+    // Walk the significant digits from the most significant, filling each base-10000 digit
+    // from its top place down; `place` is the position (3..=0) of the next decimal digit
+    // inside the current group. Zero groups between nonzero ones come out naturally because
+    // the zero decimal digits in between are walked too.
+    let mut place = first_exp.rem_euclid(4) as usize;
+    let mut group: i16 = 0;
+    let count = digits.end - digits.first;
+    let significant = finite
+        .int
+        .iter()
+        .chain(finite.frac.iter())
+        .skip(digits.first)
+        .take(count);
+    for &d in significant {
+        group += i16::from(d - b'0') * PLACE[place & 3];
+        if place == 0 {
+            out.extend_from_slice(&group.to_be_bytes());
+            group = 0;
+            place = 3;
+        } else {
+            place -= 1;
+        }
+    }
+    if place != 3 {
+        // The last group was only partly filled: its lower places are zeros.
+        out.extend_from_slice(&group.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Appends the 8-byte `numeric` header.
+#[inline]
+fn push_header(out: &mut Vec<u8>, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
+    out.extend_from_slice(&ndigits.to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&dscale.to_be_bytes());
+}
+
+/// True when `literal` is a finite decimal literal whose value is a whole number, whatever
+/// its size: `42`, `-7`, `3.0`, `1e3`, `1.20e2`, `1e400`. False for `1.5`, `1e-3`, `NaN`,
+/// `Infinity` and anything that is not a number.
+pub fn is_integral_literal(literal: &str) -> bool {
+    match parse(literal) {
+        Ok(Literal::Finite(finite)) => {
+            let digits = finite.digits();
+            // Integral when no significant digit sits after the point (index >= point).
+            digits.first == digits.end || digits.end as i128 <= digits.point
+        }
+        _ => false,
+    }
+}
+
+/// Reads a literal that denotes an integer as an `i64`: `42`, `-7`, `3.0`, `1e3`, `1.20e2`.
+///
+/// # Errors
+///
+/// `"not an integer"` when the value has a nonzero fraction or is `NaN`/`Infinity`,
+/// `"out of range for bigint"` when it is an integer outside the `i64` range, and
+/// `"not a number"` when the text is not a literal at all.
+pub fn parse_i64_literal(literal: &str) -> Result<i64, &'static str> {
+    let finite = match parse(literal)? {
+        Literal::Finite(finite) => finite,
+        Literal::NaN | Literal::Infinity { .. } => return Err("not an integer"),
+    };
+    let digits = finite.digits();
+    if digits.first == digits.end {
+        return Ok(0);
+    }
+    if digits.end as i128 > digits.point {
+        return Err("not an integer");
+    }
+    // Decimal digits of the magnitude: the significant ones plus the zeros the exponent adds.
+    // i64 has at most 19; checking first keeps the loop and the power below small.
+    let width = digits.point - digits.first as i128;
+    if width > 19 {
+        return Err("out of range for bigint");
+    }
+    let mut magnitude: i128 = 0;
+    let count = digits.end - digits.first;
+    for &d in finite
+        .int
+        .iter()
+        .chain(finite.frac.iter())
+        .skip(digits.first)
+        .take(count)
+    {
+        magnitude = magnitude * 10 + i128::from(d - b'0');
+    }
+    // The trailing zeros the exponent contributes (at most 18 here, see `width`).
+    let zeros = digits.point - digits.end as i128;
+    for _ in 0..zeros {
+        magnitude *= 10;
+    }
+    let value = if finite.negative {
+        -magnitude
+    } else {
+        magnitude
+    };
+    i64::try_from(value).map_err(|_| "out of range for bigint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encodes and returns the bytes, panicking on error (tests only).
+    fn enc(literal: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_numeric(literal, &mut out).unwrap_or_else(|e| panic!("{literal}: {e}"));
+        out
+    }
+
+    /// Builds the expected bytes from header fields and base-10000 digits.
+    fn bytes(ndigits: i16, weight: i16, sign: u16, dscale: u16, digits: &[i16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        push_header(&mut v, ndigits, weight, sign, dscale);
+        for d in digits {
+            v.extend_from_slice(&d.to_be_bytes());
+        }
+        v
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn numeric_zero_has_no_digits_and_weight_zero() {
+        assert_eq!(enc("0"), bytes(0, 0, SIGN_POS, 0, &[]));
+        assert_eq!(enc("0.0e5"), bytes(0, 0, SIGN_POS, 0, &[]));
+        assert_eq!(enc("000"), bytes(0, 0, SIGN_POS, 0, &[]));
+    }
+
+    #[test]
+    fn numeric_negative_zero_is_positive_and_keeps_scale() {
+        assert_eq!(enc("-0.000"), bytes(0, 0, SIGN_POS, 3, &[]));
+        assert_eq!(enc("-0"), bytes(0, 0, SIGN_POS, 0, &[]));
+    }
+
+    #[test]
+    fn numeric_small_integers() {
+        assert_eq!(enc("1"), bytes(1, 0, SIGN_POS, 0, &[1]));
+        assert_eq!(enc("-1"), bytes(1, 0, SIGN_NEG, 0, &[1]));
+        assert_eq!(enc("9999"), bytes(1, 0, SIGN_POS, 0, &[9999]));
+        assert_eq!(enc("10000"), bytes(1, 1, SIGN_POS, 0, &[1]));
+        assert_eq!(enc("100000000"), bytes(1, 2, SIGN_POS, 0, &[1]));
+        assert_eq!(enc("100000001"), bytes(3, 2, SIGN_POS, 0, &[1, 0, 1]));
+    }
+
+    #[test]
+    fn numeric_trailing_fraction_zeros_are_dscale() {
+        assert_eq!(enc("1.50"), bytes(2, 0, SIGN_POS, 2, &[1, 5000]));
+        assert_eq!(enc("1.10"), bytes(2, 0, SIGN_POS, 2, &[1, 1000]));
+        assert_eq!(enc("00012.000"), bytes(1, 0, SIGN_POS, 3, &[12]));
+    }
+
+    #[test]
+    fn numeric_fractions_align_on_the_point() {
+        assert_eq!(enc("-1.5"), bytes(2, 0, SIGN_NEG, 1, &[1, 5000]));
+        assert_eq!(enc("1234.5678"), bytes(2, 0, SIGN_POS, 4, &[1234, 5678]));
+        assert_eq!(
+            enc("12345678.9"),
+            bytes(3, 1, SIGN_POS, 1, &[1234, 5678, 9000])
+        );
+        assert_eq!(enc("0.00001"), bytes(1, -2, SIGN_POS, 5, &[1000]));
+        assert_eq!(enc(".5"), bytes(1, -1, SIGN_POS, 1, &[5000]));
+        assert_eq!(enc("5."), bytes(1, 0, SIGN_POS, 0, &[5]));
+        assert_eq!(enc("+5"), bytes(1, 0, SIGN_POS, 0, &[5]));
+    }
+
+    #[test]
+    fn numeric_exponent_moves_the_point_and_scale() {
+        assert_eq!(enc("1.5e1"), bytes(1, 0, SIGN_POS, 0, &[15]));
+        assert_eq!(enc("1.50e1"), bytes(1, 0, SIGN_POS, 1, &[15]));
+        assert_eq!(enc("15e-3"), bytes(1, -1, SIGN_POS, 3, &[150]));
+        assert_eq!(enc("-.5e-3"), bytes(1, -1, SIGN_NEG, 4, &[5]));
+        assert_eq!(enc("1E+2"), bytes(1, 0, SIGN_POS, 0, &[100]));
+        assert_eq!(
+            enc("123456789e-20"),
+            bytes(3, -3, SIGN_POS, 20, &[1, 2345, 6789])
+        );
+    }
+
+    #[test]
+    fn numeric_keeps_forty_digits_exactly() {
+        assert_eq!(
+            enc("1234567890123456789012345678901234567890"),
+            bytes(
+                10,
+                9,
+                SIGN_POS,
+                0,
+                &[1234, 5678, 9012, 3456, 7890, 1234, 5678, 9012, 3456, 7890]
+            )
+        );
+        // 41 digits: the top group holds one decimal digit.
+        assert_eq!(
+            enc("-12345678901234567890123456789012345678901"),
+            bytes(
+                11,
+                10,
+                SIGN_NEG,
+                0,
+                &[1, 2345, 6789, 123, 4567, 8901, 2345, 6789, 123, 4567, 8901]
+            )
+        );
+    }
+
+    #[test]
+    fn numeric_keeps_thirty_fraction_digits() {
+        let got = enc("-0.123456789012345678901234567891");
+        assert_eq!(
+            got,
+            bytes(
+                8,
+                -1,
+                SIGN_NEG,
+                30,
+                &[1234, 5678, 9012, 3456, 7890, 1234, 5678, 9100]
+            )
+        );
+    }
+
+    #[test]
+    fn numeric_tiny_and_huge_exponents() {
+        assert_eq!(enc("1e-30"), bytes(1, -8, SIGN_POS, 30, &[100]));
+        assert_eq!(enc("1.5e+40"), bytes(2, 10, SIGN_POS, 0, &[1, 5000]));
+        assert_eq!(enc("1e131071"), bytes(1, 32767, SIGN_POS, 0, &[1000]));
+        assert_eq!(enc("1e-16383"), bytes(1, -4096, SIGN_POS, 16383, &[10]));
+        assert_eq!(
+            enc("0e99999999999999999999999"),
+            bytes(0, 0, SIGN_POS, 0, &[])
+        );
+    }
+
+    #[test]
+    fn numeric_refuses_what_postgres_cannot_hold() {
+        let mut out = Vec::new();
+        for literal in [
+            "1e131072",
+            "1e-16384",
+            "0e-16384",
+            "1e99999999999999999999999",
+            "1e-99999999999999999999999",
+            "-1e9223372036854775807",
+        ] {
+            assert_eq!(
+                encode_numeric(literal, &mut out),
+                Err(OUT_OF_RANGE),
+                "{literal}"
+            );
+        }
+        assert!(out.is_empty(), "nothing appended on error");
+    }
+
+    #[test]
+    fn numeric_refuses_too_many_base_10000_digits() {
+        // 131072 integer digits would need weight 32767 and 32768 base-10000 digits.
+        let literal = format!("1{}", "1".repeat(131_071));
+        let mut out = Vec::new();
+        assert_eq!(encode_numeric(&literal, &mut out), Err(OUT_OF_RANGE));
+        // One digit fewer on the left fits the weight, and 32767 digits fit ndigits.
+        let literal = "1".repeat(131_068);
+        let mut out = Vec::new();
+        assert_eq!(encode_numeric(&literal, &mut out), Ok(()));
+        assert_eq!(out.len(), 8 + 2 * 32_767);
+    }
+
+    #[test]
+    fn numeric_special_values() {
+        for (literal, sign) in [
+            ("NaN", SIGN_NAN),
+            ("nan", SIGN_NAN),
+            ("Infinity", SIGN_PINF),
+            ("+infinity", SIGN_PINF),
+            ("inf", SIGN_PINF),
+            ("-Infinity", SIGN_NINF),
+            ("-INF", SIGN_NINF),
+        ] {
+            assert_eq!(enc(literal), bytes(0, 0, sign, 0, &[]), "{literal}");
+        }
+    }
+
+    #[test]
+    fn numeric_rejects_garbage() {
+        let mut out = Vec::new();
+        for literal in [
+            "",
+            " 7 ",
+            " 7",
+            "7 ",
+            "-",
+            "+",
+            ".",
+            "-.",
+            "1e",
+            "1e+",
+            "1e-",
+            "e5",
+            "1.2.3",
+            "1..2",
+            "--1",
+            "+-1",
+            "-nan",
+            "+nan",
+            "0x10",
+            "1_000",
+            "١٢٣",
+            "1é",
+            "é",
+            "1e5.5",
+            "Infinit",
+            "infinityy",
+            "1,5",
+            "\u{0}",
+        ] {
+            assert_eq!(
+                encode_numeric(literal, &mut out),
+                Err(NOT_A_NUMBER),
+                "{literal:?}"
+            );
+        }
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn numeric_appends_after_existing_bytes() {
+        let mut out = vec![0xAA, 0xBB];
+        encode_numeric("2", &mut out).unwrap();
+        assert_eq!(
+            out,
+            [&[0xAA, 0xBB][..], &bytes(1, 0, SIGN_POS, 0, &[2])].concat()
+        );
+    }
+
+    #[test]
+    fn numeric_never_panics_on_arbitrary_text() {
+        let pieces = [
+            "", "0", "9", ".", "e", "E", "+", "-", "é", "\u{0}", "nan", "inf", "1e5", "0.000", "€",
+            " ",
+        ];
+        let mut out = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}");
+                    out.clear();
+                    let _ = encode_numeric(&s, &mut out);
+                    let _ = is_integral_literal(&s);
+                    let _ = parse_i64_literal(&s);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integral_literals_are_recognised() {
+        for literal in [
+            "42",
+            "-7",
+            "3.0",
+            "1e3",
+            "1.20e2",
+            "0",
+            "-0.000",
+            "1e400",
+            "12.3400e2",
+            "0e-5",
+        ] {
+            assert!(is_integral_literal(literal), "{literal}");
+        }
+        for literal in [
+            "1.5",
+            "1e-3",
+            "1.23e1",
+            "NaN",
+            "Infinity",
+            "",
+            "abc",
+            "0.1",
+            "-0.0001e3",
+        ] {
+            assert!(!is_integral_literal(literal), "{literal}");
+        }
+    }
+
+    #[test]
+    fn i64_literals_parse_exactly() {
+        assert_eq!(parse_i64_literal("42"), Ok(42));
+        assert_eq!(parse_i64_literal("-7"), Ok(-7));
+        assert_eq!(parse_i64_literal("3.0"), Ok(3));
+        assert_eq!(parse_i64_literal("1e3"), Ok(1000));
+        assert_eq!(parse_i64_literal("1.20e2"), Ok(120));
+        assert_eq!(parse_i64_literal("-0"), Ok(0));
+        assert_eq!(parse_i64_literal("0e-99"), Ok(0));
+        assert_eq!(parse_i64_literal("000123"), Ok(123));
+        assert_eq!(parse_i64_literal("1000e-3"), Ok(1));
+        assert_eq!(parse_i64_literal("9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_i64_literal("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_i64_literal("9.223372036854775807e18"), Ok(i64::MAX));
+        assert_eq!(parse_i64_literal("1e18"), Ok(1_000_000_000_000_000_000));
+    }
+
+    #[test]
+    fn i64_literal_out_of_range_is_its_own_error() {
+        for literal in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1e19",
+            "1e400",
+            "99999999999999999999",
+            "12345678901234567890123",
+            "1e99999999999999999999999",
+        ] {
+            assert_eq!(
+                parse_i64_literal(literal),
+                Err("out of range for bigint"),
+                "{literal}"
+            );
+        }
+    }
+
+    #[test]
+    fn i64_literal_with_fraction_is_not_an_integer() {
+        for literal in [
+            "1.5",
+            "1e-3",
+            "-0.5",
+            "12.34e1",
+            "NaN",
+            "Infinity",
+            "1e-99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_i64_literal(literal),
+                Err("not an integer"),
+                "{literal}"
+            );
+        }
+        assert_eq!(parse_i64_literal("x"), Err(NOT_A_NUMBER));
+        assert_eq!(parse_i64_literal(""), Err(NOT_A_NUMBER));
+    }
+
+    /// Runs one psql query and returns its unaligned output, or None when psql or the
+    /// server is not there.
+    fn psql(sql: &str) -> Option<String> {
+        let url = std::env::var("TARGET_POSTGRES_TEST_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let output = std::process::Command::new("psql")
+            .args([
+                url.as_str(),
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        String::from_utf8(output.stdout).ok()
+    }
+
+    #[test]
+    fn numeric_matches_numeric_send_on_the_server() {
+        let literals = [
+            "0",
+            "-0.000",
+            "1",
+            "-1",
+            "1.50",
+            "12.50",
+            "0.015",
+            "15e-3",
+            "1.5e1",
+            "1.50e1",
+            "1e-30",
+            "1.5e+40",
+            "-1.5E+40",
+            "9999",
+            "10000",
+            "100000001",
+            "0.0001",
+            "0.00001",
+            "123.456",
+            "-98765.4321000",
+            "1234567890123456789012345678901234567890",
+            "-1234567890123456789012345678901234567890.0123456789012345678901234567890",
+            "0.000000000000000000000000000001",
+            "3.141592653589793238462643383279502884197",
+            "1e131071",
+            "1e-16383",
+            "9999.99999999e131068",
+            "123456789e-20",
+            "00012.000",
+            ".5",
+            "5.",
+            "+5",
+            "-.5e-3",
+            "0e20000",
+            "0e-16383",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+        ];
+        let sql = literals
+            .iter()
+            .map(|l| format!("SELECT numeric_send('{l}'::numeric);"))
+            .collect::<String>();
+        let Some(output) = psql(&sql) else {
+            eprintln!("psql or server not available; skipping");
+            return;
+        };
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines.len(), literals.len());
+        for (literal, line) in literals.iter().zip(lines) {
+            let mut ours = enc(literal);
+            let mut theirs = line.trim_start_matches("\\x").to_string();
+            if literal.to_ascii_lowercase().contains("inf") {
+                // The server writes dscale 32 for infinities; compare up to the sign word.
+                ours.truncate(6);
+                theirs.truncate(12);
+            }
+            assert_eq!(hex(&ours), theirs, "{literal}");
+        }
+    }
+}

@@ -1,1 +1,380 @@
-//! placeholder
+//! JSON string literals to text, and the U+0000 handling PostgreSQL needs.
+//!
+//! Record values reach the encoder as the raw JSON text of the input line, so a string
+//! value still has its quotes and escapes. Most strings contain no backslash at all, and for
+//! those the text between the quotes is the value itself: [`unescape_json_string`] then
+//! borrows instead of copying. PostgreSQL refuses the NUL character everywhere: `text`
+//! cannot hold U+0000 and `jsonb` rejects the escape `\u0000`. Taps do send it (C strings,
+//! binary blobs pasted into text), so the caller can replace it with U+FFFD and count the
+//! replacements with [`replace_nul`] for text and [`sanitize_json_text_nul`] for raw JSON.
+//! Both cost one scan and no allocation when there is nothing to replace.
+
+use std::borrow::Cow;
+
+/// Error for a `\u` escape that is malformed or a lone surrogate.
+const INVALID_UNICODE: &str = "invalid unicode escape";
+/// Error for a backslash followed by something JSON does not allow.
+const INVALID_ESCAPE: &str = "invalid escape in string";
+/// Error for text that is not a quoted JSON string.
+const NOT_A_STRING: &str = "not a JSON string";
+
+/// The escape PostgreSQL's `jsonb` refuses.
+const NUL_ESCAPE: &str = "\\u0000";
+/// What replaces it: the escape of U+FFFD REPLACEMENT CHARACTER, the same length.
+const REPLACEMENT_ESCAPE: &str = "\\ufffd";
+
+/// Decodes a JSON string literal, quotes included, as it appeared in the input.
+///
+/// Without a backslash the result borrows the text between the quotes. Otherwise the
+/// escapes `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t` and `\uXXXX` (with surrogate pairs) are
+/// decoded into a new string. `\u0000` decodes to U+0000; pass the result through
+/// [`replace_nul`] before it goes to PostgreSQL.
+///
+/// The input is expected to be valid JSON already; this does not check for raw control
+/// characters.
+///
+/// # Errors
+///
+/// `"not a JSON string"` without the surrounding quotes, `"invalid unicode escape"` for a
+/// malformed `\u` escape or an unpaired surrogate, and `"invalid escape in string"` for any
+/// other bad escape.
+pub fn unescape_json_string(raw: &str) -> Result<Cow<'_, str>, &'static str> {
+    let inner = raw
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .ok_or(NOT_A_STRING)?;
+    if !inner.as_bytes().contains(&b'\\') {
+        return Ok(Cow::Borrowed(inner));
+    }
+    // Escapes only shrink the text, so this is the most we need.
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find('\\') {
+        // `find` returns a char boundary and `\` is one byte, so both slices are valid.
+        let (before, escape) = rest.split_at(at);
+        out.push_str(before);
+        let mut chars = escape.chars();
+        chars.next(); // the backslash
+        match chars.next() {
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('/') => out.push('/'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let (ch, after) = decode_unicode_escape(chars.as_str())?;
+                out.push(ch);
+                rest = after;
+                continue;
+            }
+            Some(_) | None => return Err(INVALID_ESCAPE),
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    Ok(Cow::Owned(out))
+}
+
+/// Reads the four hex digits after `\u` (and, for a high surrogate, the `\uXXXX` low
+/// surrogate that must follow) and returns the character and the text after it.
+fn decode_unicode_escape(text: &str) -> Result<(char, &str), &'static str> {
+    let (high, rest) = hex4(text)?;
+    let code = match high {
+        0xD800..=0xDBFF => {
+            let low_text = rest.strip_prefix("\\u").ok_or(INVALID_UNICODE)?;
+            let (low, after) = hex4(low_text)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return Err(INVALID_UNICODE);
+            }
+            let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+            return char::from_u32(code)
+                .map(|ch| (ch, after))
+                .ok_or(INVALID_UNICODE);
+        }
+        0xDC00..=0xDFFF => return Err(INVALID_UNICODE),
+        code => code,
+    };
+    char::from_u32(code)
+        .map(|ch| (ch, rest))
+        .ok_or(INVALID_UNICODE)
+}
+
+/// Parses exactly four ASCII hex digits at the start of `text`.
+fn hex4(text: &str) -> Result<(u32, &str), &'static str> {
+    let bytes = text.as_bytes();
+    let digits = bytes.get(..4).ok_or(INVALID_UNICODE)?;
+    let mut value = 0u32;
+    for &b in digits {
+        let digit = char::from(b).to_digit(16).ok_or(INVALID_UNICODE)?;
+        value = value * 16 + digit;
+    }
+    // Four ASCII bytes were checked, so index 4 is a char boundary.
+    let rest = text.get(4..).ok_or(INVALID_UNICODE)?;
+    Ok((value, rest))
+}
+
+/// Replaces every U+0000 with U+FFFD and returns how many were replaced.
+///
+/// Returns `s` unchanged (still borrowed if it was) when it holds no NUL, which is the common
+/// case and costs one byte scan.
+pub fn replace_nul(s: Cow<'_, str>) -> (Cow<'_, str>, usize) {
+    if !s.as_bytes().contains(&0) {
+        return (s, 0);
+    }
+    // In UTF-8 a zero byte is only ever U+0000, so counting bytes counts characters.
+    let count = s.as_bytes().iter().filter(|&&b| b == 0).count();
+    (Cow::Owned(s.replace('\0', "\u{FFFD}")), count)
+}
+
+/// Replaces every `\u0000` escape in JSON text with `\ufffd` and returns how many were
+/// replaced, so that `jsonb` accepts the text.
+///
+/// `raw_json` is any JSON text (object, array, string, ...). An escaped backslash is
+/// respected: in `"\\u0000"` the backslash is escaped and `u0000` is plain text, so nothing
+/// is replaced. Returns the input borrowed when there is no `\u0000` in it. The replacement
+/// has the same length as the escape, so offsets in the text do not move.
+pub fn sanitize_json_text_nul(raw_json: &str) -> (Cow<'_, str>, usize) {
+    if !raw_json.contains(NUL_ESCAPE) {
+        return (Cow::Borrowed(raw_json), 0);
+    }
+    let bytes = raw_json.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0; // bytes of raw_json already in `out`
+    let mut count = 0;
+    for (at, _) in raw_json.match_indices(NUL_ESCAPE) {
+        // Backslashes in JSON come in escapes of two characters, and a run of them never
+        // follows an escape's first character, so the backslash at `at` starts an escape
+        // exactly when an even number of backslashes runs up to it.
+        let preceding = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if preceding % 2 == 1 {
+            continue;
+        }
+        let text = out.get_or_insert_with(|| String::with_capacity(raw_json.len()));
+        // `at` and `at + 6` border the ASCII match, so they are char boundaries.
+        text.push_str(&raw_json[copied..at]);
+        text.push_str(REPLACEMENT_ESCAPE);
+        copied = at + NUL_ESCAPE.len();
+        count += 1;
+    }
+    match out {
+        Some(mut text) => {
+            text.push_str(&raw_json[copied..]);
+            (Cow::Owned(text), count)
+        }
+        None => (Cow::Borrowed(raw_json), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unescape(raw: &str) -> Result<String, &'static str> {
+        unescape_json_string(raw).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn unescape_borrows_when_there_is_no_backslash() {
+        let got = unescape_json_string("\"plain text, é €\"").unwrap();
+        assert!(matches!(got, Cow::Borrowed("plain text, é €")));
+        assert!(matches!(
+            unescape_json_string("\"\"").unwrap(),
+            Cow::Borrowed("")
+        ));
+    }
+
+    #[test]
+    fn unescape_decodes_every_simple_escape() {
+        assert_eq!(
+            unescape(r#""a\"b\\c\/d\be\ff\ng\rh\ti""#),
+            Ok("a\"b\\c/d\u{8}e\u{c}f\ng\rh\ti".to_string())
+        );
+        assert_eq!(unescape(r#""\\""#), Ok("\\".to_string()));
+        assert_eq!(unescape(r#""\\\\""#), Ok("\\\\".to_string()));
+        assert_eq!(unescape(r#""é\nü""#), Ok("é\nü".to_string()));
+    }
+
+    #[test]
+    fn unescape_decodes_unicode_escapes() {
+        assert_eq!(unescape(r#""\u00e9""#), Ok("é".to_string()));
+        assert_eq!(unescape(r#""\u00E9\u20AC""#), Ok("é€".to_string()));
+        assert_eq!(unescape(r#""x\u0041y""#), Ok("xAy".to_string()));
+        assert_eq!(unescape(r#""\u0000""#), Ok("\0".to_string()));
+        assert_eq!(unescape(r#""\uFFFF""#), Ok("\u{FFFF}".to_string()));
+    }
+
+    #[test]
+    fn unescape_joins_surrogate_pairs() {
+        assert_eq!(unescape(r#""\ud83d\ude00""#), Ok("😀".to_string()));
+        assert_eq!(unescape(r#""a\uD834\uDD1Eb""#), Ok("a𝄞b".to_string()));
+        assert_eq!(unescape(r#""\udbff\udfff""#), Ok("\u{10FFFF}".to_string()));
+    }
+
+    #[test]
+    fn unescape_refuses_lone_surrogates() {
+        for raw in [
+            r#""\ud83d""#,
+            r#""\ud83dx""#,
+            r#""\ud83d\n""#,
+            r#""\ud83d\u0041""#,
+            r#""\ud83d\ud83d""#,
+            r#""\ude00""#,
+            r#""\ude00\ud83d""#,
+        ] {
+            assert_eq!(unescape(raw), Err(INVALID_UNICODE), "{raw}");
+        }
+    }
+
+    #[test]
+    fn unescape_refuses_bad_escapes() {
+        for raw in [
+            r#""\u12""#,
+            r#""\u12g4""#,
+            r#""\u""#,
+            r#""\u€€""#,
+            r#""\u+123""#,
+        ] {
+            assert_eq!(unescape(raw), Err(INVALID_UNICODE), "{raw}");
+        }
+        for raw in [r#""\x""#, r#""\""#, r#""\é""#, r#""\U0041""#] {
+            assert_eq!(unescape(raw), Err(INVALID_ESCAPE), "{raw}");
+        }
+        for raw in ["", "\"", "abc", "'abc'", "\"abc", "abc\"", "42", "{}"] {
+            assert_eq!(unescape(raw), Err(NOT_A_STRING), "{raw}");
+        }
+    }
+
+    #[test]
+    fn unescape_agrees_with_serde_json() {
+        for value in [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "controls \u{1}\u{8}\u{c}\n\r\t\u{1f}",
+            "nul \0 inside",
+            "astral 😀 𝄞 and BMP é €",
+            "\\u0000 as text",
+        ] {
+            let raw = serde_json::to_string(value).unwrap();
+            assert_eq!(unescape(&raw), Ok(value.to_string()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn unescape_never_panics_on_arbitrary_text() {
+        let pieces = ["\"", "\\", "u", "d83d", "de00", "0", "é", "😀", "n", "x"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let s = format!("\"{a}{b}{c}{d}\"");
+                        let _ = unescape_json_string(&s);
+                        let _ = unescape_json_string(&s[1..]);
+                        let _ = sanitize_json_text_nul(&s);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn replace_nul_is_free_without_nul() {
+        let (got, n) = replace_nul(Cow::Borrowed("no nul here"));
+        assert!(matches!(got, Cow::Borrowed("no nul here")));
+        assert_eq!(n, 0);
+        let (got, n) = replace_nul(Cow::Owned("owned".to_string()));
+        assert!(matches!(got, Cow::Owned(ref s) if s == "owned"));
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn replace_nul_replaces_and_counts() {
+        let (got, n) = replace_nul(Cow::Borrowed("a\0b\0\0é\0"));
+        assert_eq!(got, "a\u{FFFD}b\u{FFFD}\u{FFFD}é\u{FFFD}");
+        assert_eq!(n, 4);
+        let (got, n) = replace_nul(Cow::Owned("\0".to_string()));
+        assert_eq!(got, "\u{FFFD}");
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn sanitize_borrows_when_nothing_to_replace() {
+        for raw in [
+            r#"{"a":"b"}"#,
+            r#"{"a":"\u0001"}"#,
+            r#"["\\u0000"]"#,
+            r#"{"a":"\u000A\u00010"}"#,
+            "",
+        ] {
+            let (got, n) = sanitize_json_text_nul(raw);
+            assert!(matches!(got, Cow::Borrowed(_)), "{raw}");
+            assert_eq!(n, 0, "{raw}");
+        }
+    }
+
+    #[test]
+    fn sanitize_replaces_nul_escapes() {
+        let (got, n) = sanitize_json_text_nul(r#"{"a":"x\u0000y","b":["\u0000\u0000"]}"#);
+        assert_eq!(got, r#"{"a":"x\ufffdy","b":["\ufffd\ufffd"]}"#);
+        assert_eq!(n, 3);
+        let (got, n) = sanitize_json_text_nul(r#""\u0000""#);
+        assert_eq!(got, r#""\ufffd""#);
+        assert_eq!(n, 1);
+        let (got, n) = sanitize_json_text_nul(r#"{"\u0000key":1}"#);
+        assert_eq!(got, r#"{"\ufffdkey":1}"#);
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn sanitize_skips_escaped_backslashes() {
+        // `\\u0000`: an escaped backslash, then the text u0000.
+        let (got, n) = sanitize_json_text_nul(r#"["\\u0000"]"#);
+        assert_eq!(got, r#"["\\u0000"]"#);
+        assert_eq!(n, 0);
+        // `\\\u0000`: an escaped backslash, then a real NUL escape.
+        let (got, n) = sanitize_json_text_nul(r#"["\\\u0000"]"#);
+        assert_eq!(got, r#"["\\\ufffd"]"#);
+        assert_eq!(n, 1);
+        // `\\\\u0000`: two escaped backslashes, then text.
+        let (got, n) = sanitize_json_text_nul(r#"["\\\\u0000","\"\u0000"]"#);
+        assert_eq!(got, r#"["\\\\u0000","\"\ufffd"]"#);
+        assert_eq!(n, 1);
+        // A NUL escape right after another escape.
+        let (got, n) = sanitize_json_text_nul(r#"["\n\u0000\t"]"#);
+        assert_eq!(got, r#"["\n\ufffd\t"]"#);
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn sanitize_result_decodes_to_replacement_characters() {
+        let raw = r#"{"k":"a\u0000b\\u0000","l":"\u0000é😀"}"#;
+        let (got, n) = sanitize_json_text_nul(raw);
+        assert_eq!(n, 2);
+        let value: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(value["k"], "a\u{FFFD}b\\u0000");
+        assert_eq!(value["l"], "\u{FFFD}é😀");
+        // Same length: offsets do not move.
+        assert_eq!(got.len(), raw.len());
+    }
+
+    #[test]
+    fn sanitize_matches_decoding_then_replacing() {
+        // For any JSON string, sanitizing the text then decoding equals decoding then
+        // replacing NULs.
+        for value in ["\0", "a\0b", "\\\0", "\\u0000\0", "\\\\\0\\", "é\0😀\0"] {
+            let raw = serde_json::to_string(value).unwrap();
+            let (sanitized, n1) = sanitize_json_text_nul(&raw);
+            let decoded = unescape_json_string(&sanitized).unwrap().into_owned();
+            let (replaced, n2) = replace_nul(Cow::Borrowed(value));
+            assert_eq!(decoded, replaced, "{raw}");
+            assert_eq!(n1, n2, "{raw}");
+        }
+    }
+}

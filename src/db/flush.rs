@@ -1,0 +1,191 @@
+//! One flush: a transaction that runs pending DDL, COPYs a batch of encoded rows, merges
+//! them when keys may already exist, and commits.
+//!
+//! The job owns its bytes, so a transient failure (lost connection, server restart,
+//! serialization failure, deadlock) rolls back and replays the very same bytes: nothing is
+//! lost or doubled. Data errors are never retried.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+
+use crate::db::connect::Pool;
+use crate::db::sql::MergeSql;
+use crate::encode::{COPY_HEADER, COPY_TRAILER};
+use crate::error::{Error, Result};
+
+/// Attempts per flush before a transient error becomes fatal.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// How the rows of a job reach the table.
+#[derive(Debug, Clone)]
+pub enum WriteMode {
+    /// COPY straight into the table.
+    Copy {
+        /// The COPY statement.
+        copy: Arc<str>,
+    },
+    /// COPY into a stage, then merge by key.
+    Merge(Arc<MergeSql>),
+}
+
+/// A batch of one stream, ready to be written.
+#[derive(Debug)]
+pub struct FlushJob {
+    /// Jobs with the same table id commit in submission order.
+    pub table_id: usize,
+    /// Quoted, qualified table name (for messages).
+    pub table: String,
+    /// The stream the rows came from.
+    pub stream: String,
+    /// DDL to run first, in the same transaction.
+    pub ddl: Vec<String>,
+    /// How to write the rows.
+    pub mode: WriteMode,
+    /// Binary COPY tuples (no header, no trailer).
+    pub rows: Vec<u8>,
+    /// Number of tuples in `rows`.
+    pub row_count: usize,
+    /// Sequence number of the batch's oldest record, for the state tracker.
+    pub first_seq: Option<u64>,
+    /// First and last input line of the batch, for messages.
+    pub lines: (u64, u64),
+}
+
+/// What a committed flush did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlushCounts {
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows updated (changed values only).
+    pub updated: u64,
+}
+
+/// Which step failed, to tell a concurrent-DDL race from a data error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Ddl,
+    Data,
+}
+
+impl FlushJob {
+    /// Runs the job on a pooled connection, replaying it on transient failures.
+    pub fn run(&self, pool: &Pool) -> Result<FlushCounts> {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let outcome = pool
+                .get()
+                .map_err(|source| {
+                    let context = format!("getting a connection to flush table {}", self.table);
+                    (Step::Data, Error::Pool { context, source })
+                })
+                .and_then(|mut client| self.run_once(&mut client));
+            match outcome {
+                Ok(counts) => {
+                    log::debug!(
+                        "flushed {} rows of stream \"{}\" into {} in {:?}",
+                        self.row_count,
+                        self.stream,
+                        self.table,
+                        started.elapsed()
+                    );
+                    return Ok(counts);
+                }
+                Err((step, error)) => {
+                    let retry = error.is_transient() || (step == Step::Ddl && is_ddl_race(&error));
+                    if !retry || attempt >= MAX_ATTEMPTS {
+                        return Err(error);
+                    }
+                    log::warn!(
+                        "flush of table {} failed ({error}); retrying (attempt {} of {MAX_ATTEMPTS})",
+                        self.table,
+                        attempt + 1
+                    );
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn run_once(&self, client: &mut Client) -> Result<FlushCounts, (Step, Error)> {
+        let context = |what: &str| {
+            format!(
+                "{what} table {} (stream \"{}\", lines {}-{})",
+                self.table, self.stream, self.lines.0, self.lines.1
+            )
+        };
+        let data = |what: &'static str| {
+            let context = &context;
+            move |e| (Step::Data, Error::db(context(what), e))
+        };
+        let mut transaction = client.transaction().map_err(data("beginning a flush of"))?;
+        for statement in &self.ddl {
+            transaction
+                .batch_execute(statement)
+                .map_err(|e| (Step::Ddl, Error::db(format!("{}: {statement}", context("changing")), e)))?;
+        }
+        let counts = if self.row_count == 0 {
+            FlushCounts::default()
+        } else {
+            match &self.mode {
+                WriteMode::Copy { copy } => {
+                    copy_rows(&mut transaction, copy, &self.rows).map_err(data("copying into"))?;
+                    FlushCounts {
+                        inserted: self.row_count as u64,
+                        updated: 0,
+                    }
+                }
+                WriteMode::Merge(merge) => {
+                    transaction
+                        .batch_execute(&merge.create_stage)
+                        .map_err(data("staging rows for"))?;
+                    copy_rows(&mut transaction, &merge.copy_stage, &self.rows)
+                        .map_err(data("copying into the stage of"))?;
+                    let row = transaction
+                        .query_one(merge.merge.as_str(), &[])
+                        .map_err(data("merging into"))?;
+                    FlushCounts {
+                        inserted: row.get::<_, i64>(0).max(0) as u64,
+                        updated: row.get::<_, i64>(1).max(0) as u64,
+                    }
+                }
+            }
+        };
+        transaction.commit().map_err(data("committing"))?;
+        Ok(counts)
+    }
+}
+
+/// Streams header, rows and trailer through one COPY; `finish` makes the server check it.
+fn copy_rows(
+    transaction: &mut postgres::Transaction<'_>,
+    statement: &str,
+    rows: &[u8],
+) -> Result<u64, postgres::Error> {
+    let mut writer = transaction.copy_in(statement)?;
+    // Write errors surface as the server's error on finish(); the io::Error itself only
+    // says the stream broke.
+    let written = writer
+        .write_all(COPY_HEADER)
+        .and_then(|()| writer.write_all(rows))
+        .and_then(|()| writer.write_all(COPY_TRAILER));
+    match written {
+        Ok(()) => writer.finish(),
+        Err(_) => writer.finish(),
+    }
+}
+
+/// Two runs creating the same schema, table or column at once: the loser sees one of these
+/// and succeeds on replay, where `IF NOT EXISTS` then finds the object.
+fn is_ddl_race(error: &Error) -> bool {
+    matches!(
+        error.sql_state(),
+        Some("23505") | Some("42P07") | Some("42710") | Some("42701") | Some("XX000")
+    )
+}

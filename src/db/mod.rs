@@ -1,0 +1,7 @@
+//! The PostgreSQL side: connections, catalog reads, SQL text, flushes and their workers.
+
+pub mod catalog;
+pub mod connect;
+pub mod flush;
+pub mod sql;
+pub mod workers;

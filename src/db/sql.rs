@@ -1,0 +1,244 @@
+//! SQL text: DDL, COPY and merge statements.
+//!
+//! Every identifier passes through [`quote_ident`]; type names are either our canonical
+//! ones or checked by [`is_safe_type_name`] before they get here. Values never appear in SQL
+//! text: they travel in binary COPY.
+
+use crate::schema::naming::quote_ident;
+
+/// The temporary table a merge stages its rows in; dropped at commit.
+const STAGE_TABLE: &str = "\"_target_postgres_stage\"";
+
+/// What a merge does with a row whose key already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Update the row (only when a value changed).
+    Update,
+    /// Keep the existing row (Mage's `IGNORE`).
+    Ignore,
+}
+
+/// A column as SQL generation needs it.
+#[derive(Debug, Clone)]
+pub struct SqlColumn {
+    /// Column name (unquoted).
+    pub name: String,
+    /// Whether `IS DISTINCT FROM` works on its type (json has no equality).
+    pub comparable: bool,
+}
+
+/// Whether a user-supplied type name (from `x-sql-datatype`) is safe to splice into DDL:
+/// letters, digits, `_`, spaces, parentheses, commas and brackets only.
+pub fn is_safe_type_name(type_name: &str) -> bool {
+    !type_name.trim().is_empty()
+        && type_name.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']')
+        })
+}
+
+/// `CREATE SCHEMA IF NOT EXISTS`.
+pub fn create_schema(schema: &str) -> String {
+    format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema))
+}
+
+/// `CREATE TABLE IF NOT EXISTS` with columns in order and an optional primary key.
+pub fn create_table(table: &str, columns: &[(String, String)], primary_key: &[String]) -> String {
+    let mut parts: Vec<String> = columns
+        .iter()
+        .map(|(name, type_name)| format!("{} {type_name}", quote_ident(name)))
+        .collect();
+    if !primary_key.is_empty() {
+        parts.push(format!("PRIMARY KEY ({})", column_list(primary_key)));
+    }
+    format!("CREATE TABLE IF NOT EXISTS {table} ({})", parts.join(", "))
+}
+
+/// `ALTER TABLE ... ADD COLUMN IF NOT EXISTS` (nullable).
+pub fn add_column(table: &str, name: &str, type_name: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {} {type_name}",
+        quote_ident(name)
+    )
+}
+
+/// `ALTER TABLE ... ALTER COLUMN ... TYPE ... USING` for a safe widening.
+pub fn alter_column_type(table: &str, name: &str, type_name: &str) -> String {
+    let column = quote_ident(name);
+    format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_name} USING {column}::{type_name}")
+}
+
+/// `"a", "b", "c"`.
+pub fn column_list<S: AsRef<str>>(names: &[S]) -> String {
+    names
+        .iter()
+        .map(|name| quote_ident(name.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `COPY table (columns) FROM STDIN (FORMAT binary)`.
+pub fn copy_into(table: &str, columns: &str) -> String {
+    format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)")
+}
+
+/// The statements of a merge: create the stage, COPY into it, merge it into the table.
+#[derive(Debug, Clone)]
+pub struct MergeSql {
+    /// Creates the (empty) stage with exactly the loaded columns' types.
+    pub create_stage: String,
+    /// COPY into the stage.
+    pub copy_stage: String,
+    /// Merges the stage into the table; returns one row: (inserted, updated) as bigint.
+    pub merge: String,
+}
+
+/// Builds the merge for `table`, keyed on `keys`. With `has_unique_index` the merge is one
+/// `INSERT ... ON CONFLICT`; without one (a table another tool created without the key) it
+/// is an `UPDATE ... FROM` plus an `INSERT ... WHERE NOT EXISTS` in one statement.
+/// Unchanged rows are never rewritten.
+pub fn merge(
+    table: &str,
+    columns: &[SqlColumn],
+    keys: &[String],
+    on_conflict: OnConflict,
+    has_unique_index: bool,
+) -> MergeSql {
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let all = column_list(&names);
+    let values: Vec<&SqlColumn> = columns
+        .iter()
+        .filter(|c| !keys.contains(&c.name))
+        .collect();
+    let create_stage = format!(
+        "CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS SELECT {all} FROM {table} WITH NO DATA"
+    );
+    let copy_stage = copy_into(STAGE_TABLE, &all);
+    let changed = |left: &str, right: &str| -> String {
+        let side = |alias: &str| {
+            values
+                .iter()
+                .map(|c| {
+                    let column = format!("{alias}.{}", quote_ident(&c.name));
+                    if c.comparable {
+                        column
+                    } else {
+                        format!("{column}::text")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!("ROW({}) IS DISTINCT FROM ROW({})", side(left), side(right))
+    };
+    let assignments = |source: &str| -> String {
+        values
+            .iter()
+            .map(|c| format!("{0} = {source}.{0}", quote_ident(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let update = on_conflict == OnConflict::Update && !values.is_empty();
+    let merge = if has_unique_index {
+        let action = if update {
+            format!(
+                "DO UPDATE SET {} WHERE {}",
+                assignments("EXCLUDED"),
+                changed("dst", "EXCLUDED")
+            )
+        } else {
+            "DO NOTHING".to_string()
+        };
+        format!(
+            "WITH merged AS (INSERT INTO {table} AS dst ({all}) SELECT {all} FROM {STAGE_TABLE} \
+             ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted) \
+             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+            keys = column_list(keys),
+        )
+    } else {
+        let key_match = |left: &str, right: &str| {
+            keys.iter()
+                .map(|k| format!("{left}.{0} = {right}.{0}", quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let updated = if update {
+            format!(
+                "UPDATE {table} AS dst SET {} FROM {STAGE_TABLE} AS src WHERE {} AND {} RETURNING 1",
+                assignments("src"),
+                key_match("dst", "src"),
+                changed("dst", "src")
+            )
+        } else {
+            format!("SELECT 1 FROM {STAGE_TABLE} WHERE false")
+        };
+        format!(
+            "WITH updated AS ({updated}), inserted AS (INSERT INTO {table} ({all}) \
+             SELECT {all} FROM {STAGE_TABLE} AS src WHERE NOT EXISTS \
+             (SELECT 1 FROM {table} AS dst WHERE {matched}) RETURNING 1) \
+             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)",
+            matched = key_match("dst", "src"),
+        )
+    };
+    MergeSql {
+        create_stage,
+        copy_stage,
+        merge,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(names: &[&str]) -> Vec<SqlColumn> {
+        names
+            .iter()
+            .map(|n| SqlColumn {
+                name: n.to_string(),
+                comparable: *n != "doc",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn identifiers_with_quotes_cannot_escape() {
+        let sql = add_column("\"s\".\"t\"", "a\"; DROP TABLE x; --", "text");
+        assert_eq!(
+            sql,
+            "ALTER TABLE \"s\".\"t\" ADD COLUMN IF NOT EXISTS \"a\"\"; DROP TABLE x; --\" text"
+        );
+    }
+
+    #[test]
+    fn merge_skips_unchanged_rows_and_compares_json_as_text() {
+        let sql = merge(
+            "\"s\".\"t\"",
+            &columns(&["id", "name", "doc"]),
+            &["id".to_string()],
+            OnConflict::Update,
+            true,
+        );
+        assert!(sql.merge.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", \"doc\" = EXCLUDED.\"doc\""), "{}", sql.merge);
+        assert!(sql.merge.contains("ROW(dst.\"name\", dst.\"doc\"::text) IS DISTINCT FROM ROW(EXCLUDED.\"name\", EXCLUDED.\"doc\"::text)"), "{}", sql.merge);
+    }
+
+    #[test]
+    fn key_only_tables_do_nothing_on_conflict() {
+        let sql = merge(
+            "t",
+            &columns(&["id"]),
+            &["id".to_string()],
+            OnConflict::Update,
+            true,
+        );
+        assert!(sql.merge.contains("DO NOTHING"), "{}", sql.merge);
+    }
+
+    #[test]
+    fn type_names_with_punctuation_are_refused() {
+        assert!(is_safe_type_name("numeric(38, 9)"));
+        assert!(is_safe_type_name("varchar(20)[]"));
+        assert!(!is_safe_type_name("text; DROP TABLE x"));
+        assert!(!is_safe_type_name("text default 'x'"));
+    }
+}

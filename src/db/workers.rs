@@ -1,0 +1,259 @@
+//! Flush workers: `max_parallelism` threads drawing connections from the pool.
+//!
+//! Jobs of different tables run in parallel; jobs of one table run one at a time, in the
+//! order they were submitted, so a stream's flushes commit in input order and DDL attached
+//! to a flush runs before the rows encoded for it. Submitting blocks only while the bytes
+//! queued and in flight exceed the memory bound: that is the backpressure that keeps memory
+//! flat while the reader runs ahead of the database.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::db::connect::Pool;
+use crate::db::flush::{FlushCounts, FlushJob};
+use crate::error::{Error, Result};
+use crate::protocol::state::StateTracker;
+
+/// Totals per stream, for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct StreamTotals {
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows updated.
+    pub updated: u64,
+    /// Flushes committed.
+    pub batches: u64,
+    /// Time spent in flushes.
+    pub flush_time: Duration,
+    /// The table written.
+    pub table: String,
+}
+
+/// The worker pool.
+pub struct Workers {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when a job is queued or the pool shuts down.
+    work: Condvar,
+    /// Signalled when a job finishes.
+    done: Condvar,
+    pool: Pool,
+    tracker: Arc<StateTracker>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: HashMap<usize, VecDeque<FlushJob>>,
+    /// Tables with waiting jobs and none running, in the order they became ready.
+    ready: VecDeque<usize>,
+    running: HashSet<usize>,
+    /// Bytes of jobs queued or running.
+    pending_bytes: usize,
+    pending_jobs: usize,
+    max_bytes: usize,
+    shutdown: bool,
+    failure: Option<Error>,
+    totals: HashMap<String, StreamTotals>,
+}
+
+impl Workers {
+    /// Starts `threads` workers.
+    pub fn start(pool: Pool, tracker: Arc<StateTracker>, threads: usize, max_bytes: usize) -> Workers {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                max_bytes,
+                ..Queue::default()
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            pool,
+            tracker,
+        });
+        let threads = (0..threads.max(1))
+            .map(|n| {
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name(format!("flush-{n}"))
+                    .spawn(move || shared.work_loop())
+            })
+            .filter_map(|spawned| match spawned {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    log::warn!("could not start a flush worker: {e}");
+                    None
+                }
+            })
+            .collect();
+        Workers { shared, threads }
+    }
+
+    /// Queues a job; blocks while the memory bound is exceeded. Fails with the first flush
+    /// error once one has happened.
+    pub fn submit(&self, job: FlushJob) -> Result<()> {
+        let bytes = job.rows.len();
+        let mut queue = self.shared.lock();
+        while queue.failure.is_none()
+            && queue.pending_jobs > 0
+            && queue.pending_bytes + bytes > queue.max_bytes
+        {
+            queue = self.shared.wait(&self.shared.done, queue);
+        }
+        if let Some(error) = queue.failure.take() {
+            queue.shutdown = true;
+            self.shared.work.notify_all();
+            return Err(error);
+        }
+        if self.threads.is_empty() {
+            return Err(Error::Internal("no flush worker could be started".into()));
+        }
+        let table = job.table_id;
+        queue.pending_bytes += bytes;
+        queue.pending_jobs += 1;
+        let jobs = queue.waiting.entry(table).or_default();
+        jobs.push_back(job);
+        if jobs.len() == 1 && !queue.running.contains(&table) {
+            queue.ready.push_back(table);
+        }
+        drop(queue);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Bytes queued or being flushed.
+    pub fn pending_bytes(&self) -> usize {
+        self.shared.lock().pending_bytes
+    }
+
+    /// The first flush error, if one happened (taken: reported once).
+    pub fn take_failure(&self) -> Option<Error> {
+        let mut queue = self.shared.lock();
+        let failure = queue.failure.take();
+        if failure.is_some() {
+            queue.shutdown = true;
+            self.shared.work.notify_all();
+        }
+        failure
+    }
+
+    /// Waits for every queued job, stops the threads and returns the per-stream totals.
+    pub fn finish(mut self) -> Result<HashMap<String, StreamTotals>> {
+        let mut queue = self.shared.lock();
+        while queue.pending_jobs > 0 && queue.failure.is_none() {
+            queue = self.shared.wait(&self.shared.done, queue);
+        }
+        queue.shutdown = true;
+        let failure = queue.failure.take();
+        let totals = std::mem::take(&mut queue.totals);
+        drop(queue);
+        self.shared.work.notify_all();
+        for handle in self.threads.drain(..) {
+            if handle.join().is_err() {
+                return Err(Error::Internal("a flush worker panicked".into()));
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(totals),
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // On an error path the reader drops us without finish(): stop the threads so the
+        // process can exit; queued jobs are abandoned (their states were never written).
+        self.shared.lock().shutdown = true;
+        self.shared.work.notify_all();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn wait<'a>(&self, condvar: &Condvar, guard: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        condvar
+            .wait(guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn work_loop(&self) {
+        loop {
+            let job = {
+                let mut queue = self.lock();
+                loop {
+                    if queue.shutdown || queue.failure.is_some() {
+                        return;
+                    }
+                    if let Some(job) = queue.take_ready_job() {
+                        break job;
+                    }
+                    queue = self.wait(&self.work, queue);
+                }
+            };
+            let started = Instant::now();
+            let outcome = job.run(&self.pool);
+            let elapsed = started.elapsed();
+            // The state tracker learns of the commit before the queue does, so that `finish`
+            // cannot return while a committed batch is still counted as open.
+            let outcome = match outcome {
+                Ok(counts) => match job.first_seq {
+                    Some(seq) => self.tracker.close_batch(seq).map(|()| counts),
+                    None => Ok(counts),
+                },
+                Err(error) => Err(error),
+            };
+            let mut queue = self.lock();
+            queue.complete(&job, outcome, elapsed);
+            drop(queue);
+            self.done.notify_all();
+            self.work.notify_one();
+        }
+    }
+}
+
+impl Queue {
+    fn take_ready_job(&mut self) -> Option<FlushJob> {
+        let table = self.ready.pop_front()?;
+        let job = self.waiting.get_mut(&table)?.pop_front()?;
+        self.running.insert(table);
+        Some(job)
+    }
+
+    fn complete(&mut self, job: &FlushJob, outcome: Result<FlushCounts>, elapsed: Duration) {
+        self.running.remove(&job.table_id);
+        self.pending_bytes = self.pending_bytes.saturating_sub(job.rows.len());
+        self.pending_jobs = self.pending_jobs.saturating_sub(1);
+        if self
+            .waiting
+            .get(&job.table_id)
+            .is_some_and(|jobs| !jobs.is_empty())
+        {
+            self.ready.push_back(job.table_id);
+        }
+        match outcome {
+            Ok(counts) => {
+                let totals = self.totals.entry(job.stream.clone()).or_default();
+                totals.inserted += counts.inserted;
+                totals.updated += counts.updated;
+                if job.row_count > 0 {
+                    totals.batches += 1;
+                }
+                totals.flush_time += elapsed;
+                totals.table.clone_from(&job.table);
+            }
+            Err(error) => {
+                if self.failure.is_none() {
+                    self.failure = Some(error);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! One JSON value → one binary COPY field for the column's actual type.
+//!
+//! Values arrive as the exact JSON text of the input line (a `RawValue`), so numbers keep
+//! every digit and objects pass to jsonb without being parsed into a tree. Each field is
+//! written as PostgreSQL's binary COPY wants it: a 4-byte big-endian length (or -1 for NULL)
+//! followed by the type's send format.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use super::numeric::{encode_numeric, parse_i64_literal};
+use super::pg_type::PgType;
+use super::text::{replace_nul, sanitize_json_text_nul, unescape_json_string};
+use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
+
+/// Why a value could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueError {
+    /// The value does not fit the column; the reason says why.
+    Invalid(Cow<'static, str>),
+    /// An integer too large for its integer column: the caller may widen the column.
+    IntegerOverflow,
+}
+
+impl ValueError {
+    /// The reason, for messages.
+    pub fn reason(&self) -> Cow<'static, str> {
+        match self {
+            ValueError::Invalid(reason) => reason.clone(),
+            ValueError::IntegerOverflow => "integer out of range for the column".into(),
+        }
+    }
+}
+
+impl From<&'static str> for ValueError {
+    fn from(reason: &'static str) -> Self {
+        ValueError::Invalid(Cow::Borrowed(reason))
+    }
+}
+
+/// Switches that change how values are encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeOptions {
+    /// Replace U+0000 with U+FFFD (true) or refuse the value (false).
+    pub sanitize_nul: bool,
+}
+
+/// Counters the encoder keeps for the run summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EncodeStats {
+    /// U+0000 characters replaced.
+    pub nul_replaced: u64,
+}
+
+/// What kind of JSON value a raw text holds, from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonKind {
+    Null,
+    Bool(bool),
+    Number,
+    String,
+    Object,
+    Array,
+}
+
+fn kind_of(raw: &str) -> JsonKind {
+    match raw.as_bytes().first() {
+        None | Some(b'n') => JsonKind::Null,
+        Some(b't') => JsonKind::Bool(true),
+        Some(b'f') => JsonKind::Bool(false),
+        Some(b'"') => JsonKind::String,
+        Some(b'{') => JsonKind::Object,
+        Some(b'[') => JsonKind::Array,
+        Some(_) => JsonKind::Number,
+    }
+}
+
+/// Appends the NULL field marker.
+#[inline]
+pub fn write_null(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+}
+
+/// Appends one field (length prefix and payload) for `raw` (JSON text, or `None` for a
+/// missing property) encoded as `ty`.
+pub fn encode_field(
+    raw: Option<&str>,
+    ty: &PgType,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let raw = match raw {
+        Some(raw) => raw.trim_start(),
+        None => {
+            write_null(out);
+            return Ok(());
+        }
+    };
+    let kind = kind_of(raw);
+    if kind == JsonKind::Null {
+        write_null(out);
+        return Ok(());
+    }
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    if let Err(error) = encode_payload(raw, kind, ty, options, stats, out) {
+        out.truncate(start);
+        return Err(error);
+    }
+    let length = i32::try_from(out.len() - start - 4).map_err(|_| {
+        out.truncate(start);
+        ValueError::from("value larger than 2 GB")
+    })?;
+    out[start..start + 4].copy_from_slice(&length.to_be_bytes());
+    Ok(())
+}
+
+fn encode_payload(
+    raw: &str,
+    kind: JsonKind,
+    ty: &PgType,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    match ty {
+        PgType::Int2 | PgType::Int4 | PgType::Int8 => {
+            let value = match kind {
+                JsonKind::Number => integer_literal(raw)?,
+                JsonKind::String => integer_literal(string_value(raw)?.trim())?,
+                _ => return Err("expected an integer".into()),
+            };
+            match ty {
+                PgType::Int2 => out.extend_from_slice(
+                    &i16::try_from(value)
+                        .map_err(|_| ValueError::IntegerOverflow)?
+                        .to_be_bytes(),
+                ),
+                PgType::Int4 => out.extend_from_slice(
+                    &i32::try_from(value)
+                        .map_err(|_| ValueError::IntegerOverflow)?
+                        .to_be_bytes(),
+                ),
+                _ => out.extend_from_slice(&value.to_be_bytes()),
+            }
+        }
+        PgType::Numeric => match kind {
+            JsonKind::Number => encode_numeric(raw, out)?,
+            JsonKind::String => encode_numeric(string_value(raw)?.trim(), out)?,
+            _ => return Err("expected a number".into()),
+        },
+        PgType::Float8 | PgType::Float4 => {
+            let value = match kind {
+                JsonKind::Number => raw.parse::<f64>().map_err(|_| "not a number")?,
+                JsonKind::String => parse_float_text(string_value(raw)?.trim())?,
+                _ => return Err("expected a number".into()),
+            };
+            if kind == JsonKind::Number && value.is_infinite() {
+                return Err("out of range for double precision".into());
+            }
+            if *ty == PgType::Float4 {
+                let narrow = value as f32;
+                if narrow.is_infinite() && value.is_finite() {
+                    return Err("out of range for real".into());
+                }
+                out.extend_from_slice(&narrow.to_be_bytes());
+            } else {
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+        }
+        PgType::Text => match kind {
+            JsonKind::String => {
+                let text = clean_text(string_value(raw)?, options, stats)?;
+                out.extend_from_slice(text.as_bytes());
+            }
+            // Numbers, booleans and structures keep their JSON spelling in a text column.
+            _ => out.extend_from_slice(raw.as_bytes()),
+        },
+        PgType::Bool => {
+            let value = match kind {
+                JsonKind::Bool(value) => value,
+                JsonKind::String => parse_bool_text(string_value(raw)?.trim())?,
+                JsonKind::Number => match raw {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err("expected a boolean".into()),
+                },
+                _ => return Err("expected a boolean".into()),
+            };
+            out.push(u8::from(value));
+        }
+        PgType::Timestamptz | PgType::Timestamp => {
+            let text = expect_string(raw, kind, "expected a date-time string")?;
+            out.extend_from_slice(&parse_timestamp_micros(text.trim())?.to_be_bytes());
+        }
+        PgType::Date => {
+            let text = expect_string(raw, kind, "expected a date string")?;
+            out.extend_from_slice(&parse_date_days(text.trim())?.to_be_bytes());
+        }
+        PgType::Time => {
+            let text = expect_string(raw, kind, "expected a time string")?;
+            out.extend_from_slice(&parse_time_micros(text.trim())?.to_be_bytes());
+        }
+        PgType::Uuid => {
+            let text = expect_string(raw, kind, "expected a UUID string")?;
+            out.extend_from_slice(&parse_uuid(text.trim())?);
+        }
+        PgType::Jsonb => {
+            // jsonb's binary format is a version byte and the JSON text; only the \u0000
+            // escape, which jsonb refuses, needs attention.
+            out.push(1);
+            let (text, replaced) = sanitize_json_text_nul(raw);
+            if replaced > 0 && !options.sanitize_nul {
+                return Err("contains U+0000, which PostgreSQL cannot store".into());
+            }
+            stats.nul_replaced += replaced as u64;
+            out.extend_from_slice(text.as_bytes());
+        }
+        PgType::Json => out.extend_from_slice(raw.as_bytes()),
+        PgType::Array {
+            element,
+            element_oid,
+        } => {
+            if kind != JsonKind::Array {
+                return Err("expected an array".into());
+            }
+            encode_array(raw, element, *element_oid, options, stats, out)?;
+        }
+        PgType::Unsupported(name) => {
+            return Err(ValueError::Invalid(
+                format!("column type {name} is not supported by target-postgres").into(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// A one-dimensional array: ndim, has-null flag, element OID, size and lower bound, then
+/// each element as a field. Null elements are kept, whatever `items` says.
+fn encode_array(
+    raw: &str,
+    element: &PgType,
+    element_oid: u32,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let items: Vec<&RawValue> = serde_json::from_str(raw).map_err(|_| "not a JSON array")?;
+    let count = i32::try_from(items.len()).map_err(|_| "array too long")?;
+    let has_null = items.iter().any(|item| kind_of(item.get()) == JsonKind::Null);
+    let dimensions: i32 = if items.is_empty() { 0 } else { 1 };
+    out.extend_from_slice(&dimensions.to_be_bytes());
+    out.extend_from_slice(&i32::from(has_null).to_be_bytes());
+    out.extend_from_slice(&element_oid.to_be_bytes());
+    if items.is_empty() {
+        return Ok(());
+    }
+    out.extend_from_slice(&count.to_be_bytes());
+    out.extend_from_slice(&1i32.to_be_bytes());
+    for item in items {
+        let text = item.get();
+        if kind_of(text) == JsonKind::Array && *element != PgType::Jsonb && *element != PgType::Json
+        {
+            return Err("nested arrays do not fit a one-dimensional array column".into());
+        }
+        encode_field(Some(text), element, options, stats, out)?;
+    }
+    Ok(())
+}
+
+fn integer_literal(text: &str) -> Result<i64, ValueError> {
+    parse_i64_literal(text).map_err(|reason| {
+        if reason.contains("out of range") {
+            ValueError::IntegerOverflow
+        } else {
+            ValueError::from(reason)
+        }
+    })
+}
+
+fn string_value(raw: &str) -> Result<Cow<'_, str>, ValueError> {
+    unescape_json_string(raw).map_err(ValueError::from)
+}
+
+fn expect_string<'a>(
+    raw: &'a str,
+    kind: JsonKind,
+    reason: &'static str,
+) -> Result<Cow<'a, str>, ValueError> {
+    if kind == JsonKind::String {
+        string_value(raw)
+    } else {
+        Err(reason.into())
+    }
+}
+
+fn clean_text<'a>(
+    text: Cow<'a, str>,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+) -> Result<Cow<'a, str>, ValueError> {
+    let (text, replaced) = replace_nul(text);
+    if replaced > 0 {
+        if !options.sanitize_nul {
+            return Err("contains U+0000, which PostgreSQL cannot store".into());
+        }
+        stats.nul_replaced += replaced as u64;
+    }
+    Ok(text)
+}
+
+fn parse_float_text(text: &str) -> Result<f64, ValueError> {
+    match text.to_ascii_lowercase().as_str() {
+        "nan" => Ok(f64::NAN),
+        "infinity" | "inf" | "+infinity" => Ok(f64::INFINITY),
+        "-infinity" | "-inf" => Ok(f64::NEG_INFINITY),
+        _ => {
+            let value: f64 = text.parse().map_err(|_| "not a number")?;
+            if value.is_infinite() {
+                Err("out of range for double precision".into())
+            } else {
+                Ok(value)
+            }
+        }
+    }
+}
+
+fn parse_bool_text(text: &str) -> Result<bool, ValueError> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "on" | "1" => Ok(true),
+        "false" | "f" | "no" | "n" | "off" | "0" => Ok(false),
+        _ => Err("expected a boolean".into()),
+    }
+}
+
+/// Parses `8-4-4-4-12` hex (any case), also without hyphens or inside braces.
+fn parse_uuid(text: &str) -> Result<[u8; 16], ValueError> {
+    let text = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or(text);
+    let mut bytes = [0u8; 16];
+    let mut nibbles = 0usize;
+    for (position, c) in text.bytes().enumerate() {
+        if c == b'-' && matches!(position, 8 | 13 | 18 | 23) && text.len() == 36 {
+            continue;
+        }
+        let value = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return Err("not a UUID".into()),
+        };
+        if nibbles >= 32 {
+            return Err("not a UUID".into());
+        }
+        bytes[nibbles / 2] |= if nibbles % 2 == 0 { value << 4 } else { value };
+        nibbles += 1;
+    }
+    if nibbles == 32 {
+        Ok(bytes)
+    } else {
+        Err("not a UUID".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: EncodeOptions = EncodeOptions { sanitize_nul: true };
+
+    fn field(raw: &str, ty: &PgType) -> Result<Vec<u8>, ValueError> {
+        let mut out = Vec::new();
+        let mut stats = EncodeStats::default();
+        encode_field(Some(raw), ty, OPTIONS, &mut stats, &mut out)?;
+        Ok(out)
+    }
+
+    fn payload(raw: &str, ty: &PgType) -> Vec<u8> {
+        let out = field(raw, ty).unwrap();
+        let length = i32::from_be_bytes([out[0], out[1], out[2], out[3]]);
+        assert_eq!(length as usize, out.len() - 4);
+        out[4..].to_vec()
+    }
+
+    #[test]
+    fn null_and_missing_values_are_null_fields() {
+        assert_eq!(field("null", &PgType::Int8).unwrap(), (-1i32).to_be_bytes());
+        let mut out = Vec::new();
+        encode_field(
+            None,
+            &PgType::Text,
+            OPTIONS,
+            &mut EncodeStats::default(),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, (-1i32).to_be_bytes());
+    }
+
+    #[test]
+    fn integers_accept_numeric_strings_and_integral_floats() {
+        assert_eq!(payload("42", &PgType::Int8), 42i64.to_be_bytes());
+        assert_eq!(payload("\"42\"", &PgType::Int8), 42i64.to_be_bytes());
+        assert_eq!(payload("3.0", &PgType::Int4), 3i32.to_be_bytes());
+        assert!(matches!(
+            field("\"abc\"", &PgType::Int8),
+            Err(ValueError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn integer_overflow_is_reported_for_widening() {
+        assert_eq!(
+            field("99999999999999999999", &PgType::Int8),
+            Err(ValueError::IntegerOverflow)
+        );
+        assert_eq!(field("70000", &PgType::Int2), Err(ValueError::IntegerOverflow));
+    }
+
+    #[test]
+    fn failed_fields_leave_the_buffer_untouched() {
+        let mut out = vec![7u8];
+        let result = encode_field(
+            Some("\"x\""),
+            &PgType::Int8,
+            OPTIONS,
+            &mut EncodeStats::default(),
+            &mut out,
+        );
+        assert!(result.is_err());
+        assert_eq!(out, vec![7u8]);
+    }
+
+    #[test]
+    fn text_columns_take_any_json_value() {
+        assert_eq!(payload("\"a\\nb\"", &PgType::Text), b"a\nb");
+        assert_eq!(payload("12.50", &PgType::Text), b"12.50");
+        assert_eq!(payload("{\"a\":1}", &PgType::Text), b"{\"a\":1}");
+    }
+
+    #[test]
+    fn nul_in_text_is_replaced_and_counted() {
+        let mut out = Vec::new();
+        let mut stats = EncodeStats::default();
+        encode_field(
+            Some("\"a\\u0000b\""),
+            &PgType::Text,
+            OPTIONS,
+            &mut stats,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(&out[4..], "a\u{FFFD}b".as_bytes());
+        assert_eq!(stats.nul_replaced, 1);
+        let strict = EncodeOptions {
+            sanitize_nul: false,
+        };
+        assert!(encode_field(
+            Some("\"a\\u0000b\""),
+            &PgType::Text,
+            strict,
+            &mut stats,
+            &mut out
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn jsonb_is_version_byte_and_raw_text() {
+        assert_eq!(payload("{\"a\": [1, 2]}", &PgType::Jsonb), b"\x01{\"a\": [1, 2]}");
+        assert_eq!(payload("\"s\"", &PgType::Jsonb), b"\x01\"s\"");
+    }
+
+    #[test]
+    fn arrays_keep_null_elements() {
+        let ty = PgType::from_format_type("bigint[]");
+        let bytes = payload("[1, null]", &ty);
+        let mut expected = Vec::new();
+        expected.extend_from_slice(&1i32.to_be_bytes());
+        expected.extend_from_slice(&1i32.to_be_bytes());
+        expected.extend_from_slice(&20u32.to_be_bytes());
+        expected.extend_from_slice(&2i32.to_be_bytes());
+        expected.extend_from_slice(&1i32.to_be_bytes());
+        expected.extend_from_slice(&8i32.to_be_bytes());
+        expected.extend_from_slice(&1i64.to_be_bytes());
+        expected.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn empty_arrays_have_zero_dimensions() {
+        let ty = PgType::from_format_type("text[]");
+        let bytes = payload("[]", &ty);
+        assert_eq!(&bytes[..4], &0i32.to_be_bytes());
+        assert_eq!(bytes.len(), 12);
+    }
+
+    #[test]
+    fn uuids_parse_in_common_spellings() {
+        let expected = payload("\"0a0b0c0d-0e0f-1011-1213-141516171819\"", &PgType::Uuid);
+        assert_eq!(
+            payload("\"{0A0B0C0D-0E0F-1011-1213-141516171819}\"", &PgType::Uuid),
+            expected
+        );
+        assert_eq!(
+            payload("\"0a0b0c0d0e0f10111213141516171819\"", &PgType::Uuid),
+            expected
+        );
+        assert!(field("\"0a0b0c0d-0e0f-1011-1213-14151617181\"", &PgType::Uuid).is_err());
+        assert!(field("\"é\"", &PgType::Uuid).is_err());
+    }
+
+    #[test]
+    fn booleans_accept_common_spellings() {
+        assert_eq!(payload("true", &PgType::Bool), [1]);
+        assert_eq!(payload("\"f\"", &PgType::Bool), [0]);
+        assert_eq!(payload("1", &PgType::Bool), [1]);
+        assert!(field("2", &PgType::Bool).is_err());
+    }
+
+    #[test]
+    fn floats_refuse_overflowing_literals() {
+        assert!(field("1e400", &PgType::Float8).is_err());
+        assert_eq!(payload("1.5", &PgType::Float8), 1.5f64.to_be_bytes());
+        assert_eq!(payload("\"NaN\"", &PgType::Float8).len(), 8);
+    }
+}

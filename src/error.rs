@@ -1,0 +1,226 @@
+//! The one error type of the crate.
+//!
+//! Every failure a user can meet ends up here, carrying what they need to fix it: the
+//! input line, the stream, the column and a shortened value for data errors; the table,
+//! SQLSTATE and server message for database errors; the key and the file for config
+//! errors. [`Error::exit_code`] maps each kind to the process exit code of SPEC §1 and
+//! [`Error::is_transient`] tells the flush retry loop which failures are worth replaying.
+
+use std::fmt;
+
+/// Longest value excerpt (in characters) quoted in an error message.
+const VALUE_EXCERPT_CHARS: usize = 80;
+
+/// Everything that can stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad command-line usage (exit 2).
+    #[error("usage: {0}")]
+    Usage(String),
+
+    /// A missing, unknown-typed or invalid setting (exit 2).
+    #[error("config: {message} ({origin})")]
+    Config {
+        /// What is wrong, naming the key.
+        message: String,
+        /// Which file (or `environment`) the setting came from.
+        origin: String,
+    },
+
+    /// A line that cannot be read as a Singer message (exit 1).
+    #[error("line {line}: {message}")]
+    Input {
+        /// 1-based input line number.
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A message that is well-formed JSON but wrong for its stream (exit 1).
+    #[error("line {line}: stream \"{stream}\": {message}")]
+    Stream {
+        /// 1-based input line number.
+        line: u64,
+        /// The stream the message belongs to.
+        stream: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A record value that does not fit its column (exit 1 under `invalid_records: fail`).
+    #[error("line {line}: stream \"{stream}\", column \"{column}\": {reason}: {value}")]
+    InvalidValue {
+        /// 1-based input line number.
+        line: u64,
+        /// The stream of the record.
+        stream: String,
+        /// The target column.
+        column: String,
+        /// Why the value was refused.
+        reason: String,
+        /// A shortened rendering of the value.
+        value: String,
+    },
+
+    /// A database error, with where it happened (exit 1).
+    #[error("{context}: {}", DbErrorText(.source))]
+    Database {
+        /// What we were doing, naming the table when there is one.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
+    },
+
+    /// Could not get a pooled connection.
+    #[error("{context}: {source}")]
+    Pool {
+        /// What we were doing.
+        context: String,
+        /// The pool's error.
+        #[source]
+        source: r2d2::Error,
+    },
+
+    /// Reading the input failed.
+    #[error("reading {what}: {source}")]
+    Io {
+        /// What was being read.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A flush worker stopped without reporting (a bug, reported rather than hidden).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code for this error (SPEC §1: 2 for usage and config, 1 otherwise).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Config { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether replaying the same work could succeed: lost connections, server restarts,
+    /// serialization failures and deadlocks. Data errors are never transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Database { source, .. } => is_transient_db_error(source),
+            Error::Pool { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A config error naming the key and where it came from.
+    pub fn config(message: impl Into<String>, origin: impl Into<String>) -> Error {
+        Error::Config {
+            message: message.into(),
+            origin: origin.into(),
+        }
+    }
+
+    /// Wraps a driver error with what we were doing.
+    pub fn db(context: impl Into<String>, source: postgres::Error) -> Error {
+        Error::Database {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The SQLSTATE of a database error, if it is one.
+    pub fn sql_state(&self) -> Option<&str> {
+        match self {
+            Error::Database { source, .. } => source.code().map(|c| c.code()),
+            _ => None,
+        }
+    }
+}
+
+/// Driver errors that a rollback and a replay may cure.
+pub fn is_transient_db_error(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        // No SQLSTATE: an I/O failure underneath the protocol.
+        None => error.as_db_error().is_none(),
+        Some(code) => {
+            let code = code.code();
+            // 08: connection exceptions; 40001 serialization failure; 40P01 deadlock;
+            // 57P01..57P03: admin shutdown, crash shutdown, cannot connect now;
+            // 53300 too many connections.
+            code.starts_with("08")
+                || code == "40001"
+                || code == "40P01"
+                || code == "57P01"
+                || code == "57P02"
+                || code == "57P03"
+                || code == "53300"
+        }
+    }
+}
+
+/// Renders a driver error as `SQLSTATE code: message (detail; hint)`.
+struct DbErrorText<'a>(&'a postgres::Error);
+
+impl fmt::Display for DbErrorText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => {
+                write!(f, "SQLSTATE {}: {}", db.code().code(), db.message())?;
+                if let Some(detail) = db.detail() {
+                    write!(f, " ({detail})")?;
+                }
+                if let Some(hint) = db.hint() {
+                    write!(f, " hint: {hint}")?;
+                }
+                Ok(())
+            }
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// Shortens a value for an error message: at most [`VALUE_EXCERPT_CHARS`] characters,
+/// cut on a character boundary, with an ellipsis when cut.
+pub fn excerpt(value: &str) -> String {
+    let mut chars = value.char_indices();
+    match chars.nth(VALUE_EXCERPT_CHARS) {
+        None => value.to_string(),
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+    }
+}
+
+/// Crate-wide result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_cuts_long_values_on_a_char_boundary() {
+        let long = "é".repeat(200);
+        let short = excerpt(&long);
+        assert_eq!(short.chars().count(), VALUE_EXCERPT_CHARS + 1);
+        assert!(short.ends_with('…'));
+        assert_eq!(excerpt("abc"), "abc");
+    }
+
+    #[test]
+    fn usage_and_config_errors_exit_two_others_one() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Error::config("bad", "c.json").exit_code(), 2);
+        let input = Error::Input {
+            line: 3,
+            message: "not JSON".into(),
+        };
+        assert_eq!(input.exit_code(), 1);
+        assert_eq!(input.to_string(), "line 3: not JSON");
+    }
+}

@@ -1,0 +1,481 @@
+//! The router: reads messages, keeps the stream registry, fills batches and hands them to the
+//! flush workers, and stamps states for the state tracker.
+//!
+//! Everything here runs on the reader thread. It talks to the database only when a stream
+//! first targets a table (one catalog read) and waits on the workers only when the memory
+//! bound is reached.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::db::connect::{build_pool, connect_direct};
+use crate::db::flush::{FlushJob, WriteMode};
+use crate::db::sql::OnConflict;
+use crate::db::workers::{StreamTotals, Workers};
+use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
+use crate::error::{excerpt, Error, Result};
+use crate::protocol::message::{parse_message, Message, RecordMessage, SchemaMessage};
+use crate::protocol::reader::LineReader;
+use crate::protocol::state::StateTracker;
+use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
+use crate::schema::types::column_type_for;
+use crate::stream::{Property, RecordError, Stream};
+use crate::table::{Tables, WantedColumn};
+
+/// How often (in records) the reader checks the memory bound and the workers' health.
+const HOUSEKEEPING_EVERY: u64 = 1024;
+
+/// What a run did, per stream.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Per stream: its totals.
+    pub streams: Vec<(String, StreamTotals)>,
+    /// Records read.
+    pub records: u64,
+    /// U+0000 characters replaced.
+    pub nul_replaced: u64,
+    /// Values of properties missing from their schema, ignored.
+    pub ignored_values: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Loads everything `reader` yields; states go to `state_out`.
+pub fn run(settings: &Settings, reader: LineReader, state_out: Box<dyn Write + Send>) -> Result<Summary> {
+    let started = Instant::now();
+    let mut client = connect_direct(&settings.connection)?;
+    for statement in &settings.before_run_sql {
+        client
+            .batch_execute(statement)
+            .map_err(|e| Error::db("running before_run_sql", e))?;
+    }
+    let pool = build_pool(&settings.connection, settings.max_parallelism)?;
+    let tracker = Arc::new(StateTracker::new(state_out));
+    let workers = Workers::start(
+        pool,
+        Arc::clone(&tracker),
+        settings.max_parallelism,
+        settings.max_buffer_bytes,
+    );
+    let mut loader = Loader {
+        settings,
+        client,
+        tables: Tables::default(),
+        streams: HashMap::new(),
+        workers,
+        tracker,
+        records_read: 0,
+        stats: EncodeStats::default(),
+        options: EncodeOptions {
+            sanitize_nul: settings.sanitize_null_text_characters,
+        },
+        naming: NamingOptions {
+            lower_case: settings.lower_case,
+            allow_reserved_words: settings.allow_reserved_words,
+        },
+    };
+    let result = loader.read_all(reader);
+    if result.is_err() {
+        loader.tracker.disable();
+    }
+    result?;
+    loader.finish(started)
+}
+
+struct Loader<'s> {
+    settings: &'s Settings,
+    client: Client,
+    tables: Tables,
+    streams: HashMap<String, Stream>,
+    workers: Workers,
+    tracker: Arc<StateTracker>,
+    records_read: u64,
+    stats: EncodeStats,
+    options: EncodeOptions,
+    naming: NamingOptions,
+}
+
+impl Loader<'_> {
+    fn read_all(&mut self, mut reader: LineReader) -> Result<()> {
+        while let Some((line, text)) = reader.next_line()? {
+            let message = parse_message(text).map_err(|message| Error::Input { line, message })?;
+            match message {
+                Message::Record(record) => self.on_record(record, line)?,
+                Message::Schema(schema) => self.on_schema(schema, line)?,
+                Message::State { value } => self.tracker.push_state(self.records_read, value.get())?,
+                Message::ActivateVersion { stream, .. } => {
+                    log::debug!("line {line}: ACTIVATE_VERSION for stream \"{stream}\" is not handled in this build; ignored");
+                }
+                Message::Ignored { kind } => log::debug!("line {line}: {kind} message skipped"),
+            }
+        }
+        Ok(())
+    }
+
+    fn on_schema(&mut self, message: SchemaMessage, line: u64) -> Result<()> {
+        if self
+            .streams
+            .get(&message.stream)
+            .is_some_and(|s| s.fingerprint == message.fingerprint)
+        {
+            return Ok(());
+        }
+        let stream_error = |text: String| Error::Stream {
+            line,
+            stream: message.stream.clone(),
+            message: text,
+        };
+        let properties = self.properties_of(&message.schema);
+        let keys_source = if message.unique_constraints.is_empty() {
+            &message.key_properties
+        } else {
+            &message.unique_constraints
+        };
+        let mut key_columns = Vec::with_capacity(keys_source.len());
+        for key in keys_source {
+            let column = properties
+                .iter()
+                .find(|p| &p.name == key)
+                .map(|p| p.column.clone())
+                .ok_or_else(|| stream_error(format!("key property \"{key}\" is not in the schema's properties")))?;
+            key_columns.push(column);
+        }
+        if key_columns.is_empty() && self.settings.primary_key_required {
+            return Err(stream_error(
+                "has no key_properties and primary_key_required is set".into(),
+            ));
+        }
+        let on_conflict = match message.unique_conflict_method.as_deref() {
+            Some(method) if method.eq_ignore_ascii_case("IGNORE") => OnConflict::Ignore,
+            _ => OnConflict::Update,
+        };
+        let validator = if self.settings.validate_records {
+            Some(
+                jsonschema::draft7::new(&message.schema)
+                    .map_err(|e| stream_error(format!("schema is not a valid JSON Schema: {e}")))?,
+            )
+        } else {
+            None
+        };
+
+        let (schema, table) = self.target_of(&message.stream);
+        let table_id = self.tables.open(
+            &mut self.client,
+            &schema,
+            &table,
+            self.settings.skip_schema_creation,
+        )?;
+        // Rows already buffered were encoded for the table as it was: send them first.
+        self.flush_table(table_id)?;
+        let wanted: Vec<WantedColumn> = properties
+            .iter()
+            .map(|p| WantedColumn {
+                name: p.column.clone(),
+                type_name: p.type_name.clone(),
+            })
+            .collect();
+        let model = self
+            .tables
+            .get_mut(table_id)
+            .ok_or_else(|| Error::Internal("table vanished".into()))?;
+        model
+            .reconcile(&wanted, &key_columns)
+            .map_err(|e| stream_error(e.to_string()))?;
+        let previous = self.streams.remove(&message.stream);
+        let mut stream = Stream::new(
+            message.stream.clone(),
+            table_id,
+            properties,
+            key_columns,
+            on_conflict,
+            message.fingerprint,
+            validator,
+        );
+        if let Some(previous) = previous {
+            stream.unknown_properties = previous.unknown_properties;
+            stream.ignored_values = previous.ignored_values;
+        }
+        log::debug!("line {line}: stream \"{}\" → {}", stream.name, model.qualified);
+        self.streams.insert(message.stream, stream);
+        Ok(())
+    }
+
+    fn properties_of(&self, schema: &Value) -> Vec<Property> {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        let cleaned: Vec<String> = properties
+            .keys()
+            .map(|name| clean_name(name, self.naming))
+            .collect();
+        let columns = unique_names(&cleaned);
+        for ((name, clean), column) in properties.keys().zip(&cleaned).zip(&columns) {
+            if clean != column {
+                log::warn!("property \"{name}\" collides with another after cleaning; its column is \"{column}\"");
+            }
+        }
+        properties
+            .iter()
+            .zip(columns)
+            .map(|((name, subschema), column)| Property {
+                name: name.clone(),
+                column,
+                type_name: column_type_for(subschema),
+            })
+            .collect()
+    }
+
+    /// The target schema and table of a stream.
+    fn target_of(&self, stream: &str) -> (String, String) {
+        let schema = self.settings.schema.clone();
+        if let Some(table) = &self.settings.table {
+            return (schema, table.clone());
+        }
+        let name = if self.settings.stream_name_split {
+            split_stream_name(stream).1
+        } else {
+            stream
+        };
+        (schema, clean_name(name, self.naming))
+    }
+
+    fn on_record(&mut self, message: RecordMessage<'_>, line: u64) -> Result<()> {
+        let seq = self.records_read;
+        let Some(stream) = self.streams.get_mut(message.stream.as_ref()) else {
+            return Err(Error::Stream {
+                line,
+                stream: message.stream.into_owned(),
+                message: "RECORD before its SCHEMA".into(),
+            });
+        };
+        let table_id = stream.table_id;
+        let mut widened = false;
+        loop {
+            let stream = self
+                .streams
+                .get_mut(message.stream.as_ref())
+                .ok_or_else(|| Error::Internal("stream vanished".into()))?;
+            let table = self
+                .tables
+                .get(table_id)
+                .ok_or_else(|| Error::Internal("table vanished".into()))?;
+            stream.refresh_plan(table, self.settings.load_method);
+            match stream.append_record(message.record, seq, line, self.options, &mut self.stats) {
+                Ok(opened) => {
+                    if opened {
+                        self.tracker.open_batch(seq);
+                    }
+                    break;
+                }
+                Err(RecordError::Value {
+                    column,
+                    error: ValueError::IntegerOverflow,
+                    ..
+                }) if !widened => {
+                    // An integer too big for its column widens the column to numeric: send
+                    // what was encoded for the old type, then queue the ALTER.
+                    self.flush_table(table_id)?;
+                    let model = self
+                        .tables
+                        .get_mut(table_id)
+                        .ok_or_else(|| Error::Internal("table vanished".into()))?;
+                    log::info!(
+                        "line {line}: column \"{column}\" of {} widens to numeric for an integer beyond its range",
+                        model.qualified
+                    );
+                    model.widen_to_numeric(&column);
+                    widened = true;
+                }
+                Err(error) => {
+                    return Err(record_error(error, line, message.stream.as_ref()));
+                }
+            }
+        }
+        self.records_read += 1;
+
+        let stream = self
+            .streams
+            .get(message.stream.as_ref())
+            .ok_or_else(|| Error::Internal("stream vanished".into()))?;
+        if stream.batch.appended_rows() >= self.settings.batch_size_rows {
+            if self.settings.flush_all_streams {
+                self.flush_all()?;
+            } else {
+                let name = stream.name.clone();
+                self.flush_stream(&name)?;
+            }
+        }
+        if self.records_read % HOUSEKEEPING_EVERY == 0 {
+            self.housekeeping()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the largest buffers while everything buffered and queued exceeds the bound,
+    /// and surfaces a flush failure early.
+    fn housekeeping(&mut self) -> Result<()> {
+        if let Some(error) = self.workers.take_failure() {
+            return Err(error);
+        }
+        loop {
+            let buffered: usize = self.streams.values().map(|s| s.batch.byte_len()).sum();
+            if buffered + self.workers.pending_bytes() < self.settings.max_buffer_bytes {
+                return Ok(());
+            }
+            let largest = self
+                .streams
+                .values()
+                .filter(|s| !s.batch.is_empty())
+                .max_by_key(|s| s.batch.byte_len())
+                .map(|s| s.name.clone());
+            match largest {
+                Some(name) => self.flush_stream(&name)?,
+                None => return Ok(()),
+            }
+            // Submitting waits for room, so after one flush the bound holds again unless
+            // other buffers are large too.
+            let buffered: usize = self.streams.values().map(|s| s.batch.byte_len()).sum();
+            if buffered < self.settings.max_buffer_bytes / 2 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn flush_stream(&mut self, name: &str) -> Result<()> {
+        let Some(stream) = self.streams.get_mut(name) else {
+            return Ok(());
+        };
+        if stream.batch.is_empty() {
+            return Ok(());
+        }
+        let Some(table) = self.tables.get_mut(stream.table_id) else {
+            return Err(Error::Internal("table vanished".into()));
+        };
+        let Some(mode) = stream.write_mode() else {
+            return Err(Error::Internal("stream without a plan has rows".into()));
+        };
+        let batch = stream.batch.take();
+        let job = FlushJob {
+            table_id: table.id,
+            table: table.qualified.clone(),
+            stream: stream.name.clone(),
+            ddl: table.take_pending_ddl(),
+            mode,
+            rows: batch.rows,
+            row_count: batch.row_count,
+            first_seq: batch.first_seq,
+            lines: batch.lines,
+        };
+        self.workers.submit(job)
+    }
+
+    /// Flushes every stream that loads into `table_id`.
+    fn flush_table(&mut self, table_id: usize) -> Result<()> {
+        let names: Vec<String> = self
+            .streams
+            .values()
+            .filter(|s| s.table_id == table_id && !s.batch.is_empty())
+            .map(|s| s.name.clone())
+            .collect();
+        for name in names {
+            self.flush_stream(&name)?;
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> Result<()> {
+        let names: Vec<String> = self.streams.keys().cloned().collect();
+        for name in names {
+            self.flush_stream(&name)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, started: Instant) -> Result<Summary> {
+        self.flush_all()?;
+        // Tables whose DDL no row carried (a stream with a SCHEMA and no records) still get
+        // created: an empty source table should give an empty target table.
+        for table in self.tables.iter_mut() {
+            if table.has_pending_ddl() {
+                let job = FlushJob {
+                    table_id: table.id,
+                    table: table.qualified.clone(),
+                    stream: String::new(),
+                    ddl: table.take_pending_ddl(),
+                    mode: WriteMode::Copy { copy: "".into() },
+                    rows: Vec::new(),
+                    row_count: 0,
+                    first_seq: None,
+                    lines: (0, 0),
+                };
+                self.workers.submit(job)?;
+            }
+        }
+        let Loader {
+            settings,
+            mut client,
+            workers,
+            streams,
+            tracker,
+            records_read,
+            stats,
+            ..
+        } = self;
+        let mut totals = workers.finish().inspect_err(|_| tracker.disable())?;
+        for statement in &settings.after_run_sql {
+            client
+                .batch_execute(statement)
+                .map_err(|e| Error::db("running after_run_sql", e))?;
+        }
+        let mut summary = Summary {
+            records: records_read,
+            nul_replaced: stats.nul_replaced,
+            elapsed: started.elapsed(),
+            ..Summary::default()
+        };
+        let mut names: Vec<&String> = streams.keys().collect();
+        names.sort();
+        for name in names {
+            let stream_totals = totals.remove(name.as_str()).unwrap_or_default();
+            if let Some(stream) = streams.get(name.as_str()) {
+                summary.ignored_values += stream.ignored_values;
+            }
+            summary.streams.push((name.clone(), stream_totals));
+        }
+        Ok(summary)
+    }
+}
+
+fn record_error(error: RecordError, line: u64, stream: &str) -> Error {
+    match error {
+        RecordError::Value {
+            column,
+            value,
+            error,
+        } => Error::InvalidValue {
+            line,
+            stream: stream.to_string(),
+            column,
+            reason: error.reason().into_owned(),
+            value,
+        },
+        RecordError::NullKey { column } => Error::InvalidValue {
+            line,
+            stream: stream.to_string(),
+            column,
+            reason: "key column is null or missing".into(),
+            value: "null".into(),
+        },
+        RecordError::Invalid(message) => Error::Stream {
+            line,
+            stream: stream.to_string(),
+            message: excerpt(&message),
+        },
+    }
+}

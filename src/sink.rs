@@ -1,0 +1,168 @@
+//! A stream's buffer of encoded rows, and its last-wins key index.
+//!
+//! Rows are appended as finished binary COPY tuples. For a keyed upsert the batch also keeps
+//! an index from the key's encoded bytes to the row that holds it: a later record with the
+//! same key retires the earlier row, so a flush never carries a key twice (which `ON
+//! CONFLICT DO UPDATE` would refuse) and the last record of a key wins.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Encoded rows waiting for a flush.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Tuples, back to back.
+    rows: Vec<u8>,
+    /// Where each row starts (keyed batches only).
+    row_starts: Vec<usize>,
+    /// Rows superseded by a later row with the same key.
+    retired: Vec<bool>,
+    retired_count: usize,
+    /// Encoded key → row number.
+    key_index: HashMap<Box<[u8]>, usize>,
+    row_count: usize,
+    /// Sequence number of the oldest record in the batch.
+    first_seq: Option<u64>,
+    /// First and last input line.
+    lines: (u64, u64),
+}
+
+/// A batch handed over for flushing.
+#[derive(Debug)]
+pub struct TakenBatch {
+    /// Live tuples.
+    pub rows: Vec<u8>,
+    /// How many.
+    pub row_count: usize,
+    /// Oldest record's sequence number.
+    pub first_seq: Option<u64>,
+    /// First and last input line.
+    pub lines: (u64, u64),
+}
+
+impl Batch {
+    /// The buffer rows are encoded into; a row starts at its current length.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.rows
+    }
+
+    /// Records that the row encoded at `start..` is complete. `key` is the row's key bytes
+    /// for a keyed upsert (`None` otherwise). Returns true when this is the batch's first
+    /// row, so the caller can tell the state tracker a batch opened.
+    pub fn commit_row(&mut self, start: usize, key: Option<&[u8]>, seq: u64, line: u64) -> bool {
+        let first = self.first_seq.is_none();
+        if first {
+            self.first_seq = Some(seq);
+            self.lines.0 = line;
+        }
+        self.lines.1 = line;
+        if let Some(key) = key {
+            let row = self.row_starts.len();
+            self.row_starts.push(start);
+            self.retired.push(false);
+            if let Some(previous) = self.key_index.insert(key.into(), row) {
+                if let Some(flag) = self.retired.get_mut(previous) {
+                    *flag = true;
+                    self.retired_count += 1;
+                }
+            }
+        }
+        self.row_count += 1;
+        first
+    }
+
+    /// Live rows.
+    pub fn live_rows(&self) -> usize {
+        self.row_count - self.retired_count
+    }
+
+    /// Rows appended, retired ones included.
+    pub fn appended_rows(&self) -> usize {
+        self.row_count
+    }
+
+    /// Bytes held.
+    pub fn byte_len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row was appended since the last take.
+    pub fn is_empty(&self) -> bool {
+        self.row_count == 0
+    }
+
+    /// Hands the live rows over and starts afresh.
+    pub fn take(&mut self) -> TakenBatch {
+        let rows = if self.retired_count == 0 {
+            std::mem::take(&mut self.rows)
+        } else {
+            self.compact()
+        };
+        let taken = TakenBatch {
+            rows,
+            row_count: self.live_rows(),
+            first_seq: self.first_seq,
+            lines: self.lines,
+        };
+        // Keep the allocation of the row buffer's successor modest but warm.
+        let capacity = taken.rows.len().min(64 * 1024 * 1024);
+        *self = Batch::default();
+        self.rows.reserve(capacity / 2);
+        taken
+    }
+
+    fn compact(&mut self) -> Vec<u8> {
+        let mut live = Vec::with_capacity(self.rows.len());
+        for (row, &start) in self.row_starts.iter().enumerate() {
+            if self.retired.get(row).copied().unwrap_or(false) {
+                continue;
+            }
+            let end = self
+                .row_starts
+                .get(row + 1)
+                .copied()
+                .unwrap_or(self.rows.len());
+            if let Some(bytes) = self.rows.get(Range { start, end }) {
+                live.extend_from_slice(bytes);
+            }
+        }
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(batch: &mut Batch, bytes: &[u8], key: Option<&[u8]>, seq: u64) -> bool {
+        let start = batch.buffer().len();
+        batch.buffer().extend_from_slice(bytes);
+        batch.commit_row(start, key, seq, seq + 1)
+    }
+
+    #[test]
+    fn last_row_of_a_key_wins() {
+        let mut batch = Batch::default();
+        assert!(push(&mut batch, b"A1", Some(b"a"), 0));
+        assert!(!push(&mut batch, b"B1", Some(b"b"), 1));
+        push(&mut batch, b"A2", Some(b"a"), 2);
+        assert_eq!(batch.live_rows(), 2);
+        let taken = batch.take();
+        assert_eq!(taken.rows, b"B1A2");
+        assert_eq!(taken.row_count, 2);
+        assert_eq!(taken.first_seq, Some(0));
+        assert_eq!(taken.lines, (1, 3));
+        assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn unkeyed_rows_are_all_kept() {
+        let mut batch = Batch::default();
+        push(&mut batch, b"x", None, 5);
+        push(&mut batch, b"x", None, 6);
+        let taken = batch.take();
+        assert_eq!(taken.rows, b"xx");
+        assert_eq!(taken.row_count, 2);
+        assert_eq!(taken.first_seq, Some(5));
+    }
+}

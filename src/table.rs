@@ -1,0 +1,241 @@
+//! The run's model of each target table: its columns with their actual types, the DDL
+//! queued for its next flush, and its unique keys.
+//!
+//! The catalog is read once, when a stream first targets the table. From then on every
+//! change we plan (CREATE TABLE, ADD COLUMN, a widening ALTER) is applied to this model at
+//! once and queued as DDL for the table's next flush, which runs it in the flush's own
+//! transaction. Rows are always encoded for the model's types, which are the types the
+//! table will have when those rows are copied, because a table's flushes run in order.
+
+use std::collections::HashMap;
+
+use postgres::Client;
+
+use crate::db::catalog::{read_table, schema_exists};
+use crate::db::sql;
+use crate::encode::pg_type::PgType;
+use crate::error::{Error, Result};
+use crate::schema::naming::qualified_name;
+
+/// One column of the model.
+#[derive(Debug, Clone)]
+pub struct TableColumn {
+    /// Column name.
+    pub name: String,
+    /// Its type as `format_type()` spells it.
+    pub type_name: String,
+    /// Parsed for encoding.
+    pub pg_type: PgType,
+}
+
+/// One target table.
+#[derive(Debug)]
+pub struct TableModel {
+    /// Index in [`Tables`]; also orders the table's flushes.
+    pub id: usize,
+    /// Quoted `"schema"."table"`.
+    pub qualified: String,
+    /// Whether the table exists or its CREATE is queued.
+    exists: bool,
+    /// Columns in table order.
+    pub columns: Vec<TableColumn>,
+    /// Column lists of the primary key and unique indexes.
+    pub unique_keys: Vec<Vec<String>>,
+    /// DDL for the next flush of this table.
+    pending_ddl: Vec<String>,
+    /// Bumped on every change, so stream plans know to rebuild.
+    pub generation: u64,
+}
+
+/// What a stream wants of its table.
+#[derive(Debug, Clone)]
+pub struct WantedColumn {
+    /// Cleaned column name.
+    pub name: String,
+    /// The type we would create it with.
+    pub type_name: String,
+}
+
+impl TableModel {
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&TableColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether a unique index covers exactly `keys` (in any order).
+    pub fn has_unique_index_on(&self, keys: &[String]) -> bool {
+        self.unique_keys.iter().any(|unique| {
+            unique.len() == keys.len() && keys.iter().all(|k| unique.contains(k))
+        })
+    }
+
+    /// Whether DDL waits for the next flush.
+    pub fn has_pending_ddl(&self) -> bool {
+        !self.pending_ddl.is_empty()
+    }
+
+    /// Takes the DDL for the flush being built.
+    pub fn take_pending_ddl(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.pending_ddl)
+    }
+
+    /// Makes the model hold every wanted column: a CREATE TABLE (with the primary key) when
+    /// the table does not exist, ADD COLUMN for columns it lacks. Existing columns keep
+    /// their type. Returns whether anything changed.
+    pub fn reconcile(&mut self, wanted: &[WantedColumn], primary_key: &[String]) -> Result<bool> {
+        for column in wanted {
+            if !sql::is_safe_type_name(&column.type_name) {
+                return Err(Error::Internal(format!(
+                    "column \"{}\": type \"{}\" is not a plain type name",
+                    column.name, column.type_name
+                )));
+            }
+        }
+        if !self.exists {
+            let columns: Vec<(String, String)> = wanted
+                .iter()
+                .map(|c| (c.name.clone(), c.type_name.clone()))
+                .collect();
+            self.pending_ddl
+                .push(sql::create_table(&self.qualified, &columns, primary_key));
+            self.columns = wanted.iter().map(new_column).collect();
+            if !primary_key.is_empty() {
+                self.unique_keys.push(primary_key.to_vec());
+            }
+            self.exists = true;
+            self.generation += 1;
+            return Ok(true);
+        }
+        let mut changed = false;
+        for column in wanted {
+            if self.column(&column.name).is_none() {
+                self.pending_ddl.push(sql::add_column(
+                    &self.qualified,
+                    &column.name,
+                    &column.type_name,
+                ));
+                self.columns.push(new_column(column));
+                changed = true;
+            }
+        }
+        if changed {
+            self.generation += 1;
+        }
+        Ok(changed)
+    }
+
+    /// Widens an integer column to numeric (an integer arrived that does not fit).
+    pub fn widen_to_numeric(&mut self, name: &str) {
+        let qualified = self.qualified.clone();
+        if let Some(column) = self.columns.iter_mut().find(|c| c.name == name) {
+            self.pending_ddl
+                .push(sql::alter_column_type(&qualified, name, "numeric"));
+            column.type_name = "numeric".to_string();
+            column.pg_type = PgType::Numeric;
+            self.generation += 1;
+        }
+    }
+}
+
+fn new_column(wanted: &WantedColumn) -> TableColumn {
+    TableColumn {
+        name: wanted.name.clone(),
+        pg_type: PgType::from_format_type(&wanted.type_name),
+        type_name: wanted.type_name.clone(),
+    }
+}
+
+/// Every table this run touches.
+#[derive(Debug, Default)]
+pub struct Tables {
+    tables: Vec<TableModel>,
+    by_name: HashMap<(String, String), usize>,
+    checked_schemas: Vec<String>,
+}
+
+impl Tables {
+    /// The id of `schema.table`, reading the catalog (and creating the schema unless
+    /// `skip_schema_creation`) the first time.
+    pub fn open(
+        &mut self,
+        client: &mut Client,
+        schema: &str,
+        table: &str,
+        skip_schema_creation: bool,
+    ) -> Result<usize> {
+        let key = (schema.to_string(), table.to_string());
+        if let Some(&id) = self.by_name.get(&key) {
+            return Ok(id);
+        }
+        if !self.checked_schemas.iter().any(|s| s == schema) {
+            if !skip_schema_creation && !schema_exists(client, schema)? {
+                create_schema(client, schema)?;
+            }
+            self.checked_schemas.push(schema.to_string());
+        }
+        let catalog = read_table(client, schema, table)?;
+        let id = self.tables.len();
+        let model = match catalog {
+            Some(found) => TableModel {
+                id,
+                qualified: qualified_name(schema, table),
+                exists: true,
+                columns: found
+                    .columns
+                    .into_iter()
+                    .map(|c| TableColumn {
+                        name: c.name,
+                        type_name: c.type_name,
+                        pg_type: c.pg_type,
+                    })
+                    .collect(),
+                unique_keys: found.unique_keys,
+                pending_ddl: Vec::new(),
+                generation: 0,
+            },
+            None => TableModel {
+                id,
+                qualified: qualified_name(schema, table),
+                exists: false,
+                columns: Vec::new(),
+                unique_keys: Vec::new(),
+                pending_ddl: Vec::new(),
+                generation: 0,
+            },
+        };
+        self.tables.push(model);
+        self.by_name.insert(key, id);
+        Ok(id)
+    }
+
+    /// The table with this id.
+    pub fn get(&self, id: usize) -> Option<&TableModel> {
+        self.tables.get(id)
+    }
+
+    /// The table with this id, mutably.
+    pub fn get_mut(&mut self, id: usize) -> Option<&mut TableModel> {
+        self.tables.get_mut(id)
+    }
+
+    /// Every table, for the end-of-input DDL sweep.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut TableModel> {
+        self.tables.iter_mut()
+    }
+}
+
+/// CREATE SCHEMA IF NOT EXISTS, tolerating a concurrent run that creates it first.
+fn create_schema(client: &mut Client, schema: &str) -> Result<()> {
+    match client.batch_execute(&sql::create_schema(schema)) {
+        Ok(()) => Ok(()),
+        Err(error)
+            if matches!(
+                error.code().map(|c| c.code()),
+                Some("23505") | Some("42P06")
+            ) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(Error::db(format!("creating schema \"{schema}\""), error)),
+    }
+}
