@@ -47,7 +47,7 @@ pub enum AboutFormat {
 /// Log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// `LEVEL target: message`.
+    /// `LEVEL message`.
     Text,
     /// One JSON object per line.
     Json,

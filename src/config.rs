@@ -155,7 +155,9 @@ impl RawConfig {
                     );
                 }
                 None if IGNORED_PEER_KEYS.contains(&key.as_str()) => {
-                    log::info!("config: \"{key}\" has no meaning for target-postgres; ignored ({origin})");
+                    log::info!(
+                        "config: \"{key}\" has no meaning for target-postgres; ignored ({origin})"
+                    );
                 }
                 None => log::warn!("config: unknown setting \"{key}\" ignored ({origin})"),
             }
@@ -172,9 +174,8 @@ impl RawConfig {
 
     /// Parses and merges a JSON object given as text.
     pub fn merge_json_text(&mut self, text: &str, origin: &str) -> Result<()> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Error::config(format!("not valid JSON: {e}"), origin)
-        })?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::config(format!("not valid JSON: {e}"), origin))?;
         match value {
             Value::Object(object) => {
                 self.merge_object(object, origin);
@@ -220,9 +221,9 @@ impl RawConfig {
         };
         match &sourced.value {
             Value::String(s) => Ok(Some(s.clone())),
-            // A number where a string is expected is common in hand-written configs
-            // (`"password": 1234`); its text is what the user meant.
-            Value::Number(n) => Ok(Some(n.to_string())),
+            // A numeric password (`"password": 1234`) is common in hand-written configs and
+            // its text is what the user meant; anywhere else a number is a mistake.
+            Value::Number(n) if name == "password" => Ok(Some(n.to_string())),
             other => Err(type_error(name, "a string", other, &sourced.origin)),
         }
     }
@@ -270,10 +271,20 @@ impl RawConfig {
                 .iter()
                 .map(|item| match item {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(type_error(name, "a list of strings", other, &sourced.origin)),
+                    other => Err(type_error(
+                        name,
+                        "a list of strings",
+                        other,
+                        &sourced.origin,
+                    )),
                 })
                 .collect(),
-            other => Err(type_error(name, "a string or a list of strings", other, &sourced.origin)),
+            other => Err(type_error(
+                name,
+                "a string or a list of strings",
+                other,
+                &sourced.origin,
+            )),
         }
     }
 
@@ -339,7 +350,9 @@ impl RawConfig {
 
         Ok(Settings {
             connection,
-            schema: self.string("schema")?.unwrap_or_else(|| "public".to_string()),
+            schema: self
+                .string("schema")?
+                .unwrap_or_else(|| "public".to_string()),
             table: self.string("table")?.filter(|t| !t.is_empty()),
             skip_schema_creation: self.boolean("skip_schema_creation")?.unwrap_or(false),
             lower_case: self.boolean("lower_case")?.unwrap_or(true),
@@ -376,11 +389,12 @@ impl RawConfig {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = match self.integer("port")? {
             Some(port) => u16::try_from(port).map_err(|_| {
-                Error::config(format!("\"port\" must be 1-65535, got {port}"), self.origin("port"))
+                Error::config(
+                    format!("\"port\" must be 1-65535, got {port}"),
+                    self.origin("port"),
+                )
             })?,
-            None => env("PGPORT")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(5432),
+            None => env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
         };
         let ssl_mode = match self.string("ssl_mode")? {
             Some(mode) => SslMode::parse(&mode).ok_or_else(|| {
@@ -396,7 +410,10 @@ impl RawConfig {
         };
         if !matches!(ssl_mode, SslMode::Disable | SslMode::Prefer) {
             return Err(Error::config(
-                format!("\"ssl_mode\": {} needs TLS, which is not in this build yet", ssl_mode.as_str()),
+                format!(
+                    "\"ssl_mode\": {} needs TLS, which is not in this build yet",
+                    ssl_mode.as_str()
+                ),
                 self.origin("ssl_mode"),
             ));
         }
@@ -458,7 +475,10 @@ fn type_error(name: &str, expected: &str, got: &Value, origin: &str) -> Error {
     } else {
         crate::error::excerpt(&got.to_string())
     };
-    Error::config(format!("\"{name}\" must be {expected}, got {shown}"), origin)
+    Error::config(
+        format!("\"{name}\" must be {expected}, got {shown}"),
+        origin,
+    )
 }
 
 fn json_type_name(value: &Value) -> &'static str {
@@ -627,8 +647,10 @@ mod tests {
 
     #[test]
     fn aliases_resolve_to_canonical_keys() {
-        let settings = raw(json!({"postgres_host": "db", "username": "u", "dbname": "d",
-            "port": "6543", "default_target_schema": "raw"}))
+        let settings = raw(
+            json!({"postgres_host": "db", "username": "u", "dbname": "d",
+            "port": "6543", "default_target_schema": "raw"}),
+        )
         .validate()
         .unwrap();
         assert_eq!(settings.connection.host, "db");

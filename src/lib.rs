@@ -42,7 +42,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.config.is_empty() {
         return Err(error::Error::Usage(
-            "--config FILE is required (or --config ENV to read TARGET_POSTGRES_* variables)".into(),
+            "--config FILE is required (or --config ENV to read TARGET_POSTGRES_* variables)"
+                .into(),
         ));
     }
     let settings = config::load(&args.config)?;

@@ -47,7 +47,11 @@ pub struct Summary {
 }
 
 /// Loads everything `reader` yields; states go to `state_out`.
-pub fn run(settings: &Settings, reader: LineReader, state_out: Box<dyn Write + Send>) -> Result<Summary> {
+pub fn run(
+    settings: &Settings,
+    reader: LineReader,
+    state_out: Box<dyn Write + Send>,
+) -> Result<Summary> {
     let started = Instant::now();
     let mut client = connect_direct(&settings.connection)?;
     for statement in &settings.before_run_sql {
@@ -108,7 +112,9 @@ impl Loader<'_> {
             match message {
                 Message::Record(record) => self.on_record(record, line)?,
                 Message::Schema(schema) => self.on_schema(schema, line)?,
-                Message::State { value } => self.tracker.push_state(self.records_read, value.get())?,
+                Message::State { value } => {
+                    self.tracker.push_state(self.records_read, value.get())?
+                }
                 Message::ActivateVersion { stream, .. } => {
                     log::debug!("line {line}: ACTIVATE_VERSION for stream \"{stream}\" is not handled in this build; ignored");
                 }
@@ -143,7 +149,11 @@ impl Loader<'_> {
                 .iter()
                 .find(|p| &p.name == key)
                 .map(|p| p.column.clone())
-                .ok_or_else(|| stream_error(format!("key property \"{key}\" is not in the schema's properties")))?;
+                .ok_or_else(|| {
+                    stream_error(format!(
+                        "key property \"{key}\" is not in the schema's properties"
+                    ))
+                })?;
             key_columns.push(column);
         }
         if key_columns.is_empty() && self.settings.primary_key_required {
@@ -201,7 +211,11 @@ impl Loader<'_> {
             stream.unknown_properties = previous.unknown_properties;
             stream.ignored_values = previous.ignored_values;
         }
-        log::debug!("line {line}: stream \"{}\" → {}", stream.name, model.qualified);
+        log::debug!(
+            "line {line}: stream \"{}\" → {}",
+            stream.name,
+            model.qualified
+        );
         self.streams.insert(message.stream, stream);
         Ok(())
     }

@@ -13,9 +13,7 @@ pub fn init(format: LogFormat) {
     builder.target(env_logger::Target::Stderr);
     match format {
         LogFormat::Text => {
-            builder.format(|out, record| {
-                writeln!(out, "{:<5} {}", record.level(), record.args())
-            });
+            builder.format(|out, record| writeln!(out, "{:<5} {}", record.level(), record.args()));
         }
         LogFormat::Json => {
             builder.format(|out, record| {
@@ -51,7 +49,10 @@ pub fn log_summary(summary: &Summary) {
         );
     }
     if summary.nul_replaced > 0 {
-        log::info!("{} U+0000 characters replaced with U+FFFD", summary.nul_replaced);
+        log::info!(
+            "{} U+0000 characters replaced with U+FFFD",
+            summary.nul_replaced
+        );
     }
     if summary.ignored_values > 0 {
         log::info!(

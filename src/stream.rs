@@ -13,11 +13,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::config::LoadMethod;
-use crate::db::flush::WriteMode;
+use crate::db::flush::{DirectCopy, WriteMode};
 use crate::db::sql::{self, OnConflict, SqlColumn};
+use crate::encode::begin_tuple;
 use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
-use crate::encode::begin_tuple;
 use crate::error::excerpt;
 use crate::sink::Batch;
 use crate::table::TableModel;
@@ -166,13 +166,23 @@ impl Stream {
                     comparable: pg_type.has_equality(),
                 })
                 .collect();
-            WriteMode::Merge(Arc::new(sql::merge(
-                &table.qualified,
-                &sql_columns,
-                &self.key_columns,
-                self.on_conflict,
-                table.has_unique_index_on(&self.key_columns),
-            )))
+            let has_unique_index = table.has_unique_index_on(&self.key_columns);
+            // Only a unique index makes a direct COPY safe: it is what reports a key that
+            // is already there. IGNORE must never update, so it may use it too.
+            let direct = has_unique_index.then(|| DirectCopy {
+                copy: sql::copy_into(&table.qualified, &sql::column_list(&names)).into(),
+                enabled: Arc::clone(&table.direct_copy),
+            });
+            WriteMode::Merge {
+                sql: Arc::new(sql::merge(
+                    &table.qualified,
+                    &sql_columns,
+                    &self.key_columns,
+                    self.on_conflict,
+                    has_unique_index,
+                )),
+                direct,
+            }
         } else {
             WriteMode::Copy {
                 copy: sql::copy_into(&table.qualified, &sql::column_list(&names)).into(),
@@ -208,7 +218,11 @@ impl Stream {
                 .map_err(|e| RecordError::Invalid(format!("not a JSON object: {e}")))?;
             if let Err(error) = validator.validate(&value) {
                 let path = error.instance_path().to_string();
-                let path = if path.is_empty() { "/".to_string() } else { path };
+                let path = if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path
+                };
                 return Err(RecordError::Invalid(format!(
                     "fails its JSON Schema at {path}: {error}"
                 )));
@@ -259,7 +273,11 @@ impl Stream {
             let field = out.get(from..to).unwrap_or_default();
             if field == (-1i32).to_be_bytes() {
                 out.truncate(start);
-                let column = plan.columns.get(slot).map(|(n, _)| n.clone()).unwrap_or_default();
+                let column = plan
+                    .columns
+                    .get(slot)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default();
                 return Err(RecordError::NullKey { column });
             }
             self.key_scratch.extend_from_slice(field);

@@ -8,6 +8,8 @@
 //! table will have when those rows are copied, because a table's flushes run in order.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use postgres::Client;
 
@@ -45,6 +47,9 @@ pub struct TableModel {
     pending_ddl: Vec<String>,
     /// Bumped on every change, so stream plans know to rebuild.
     pub generation: u64,
+    /// True while keyed rows may be COPYed straight in: the table was empty when first seen
+    /// (or is created by this run) and no flush has met an existing key yet.
+    pub direct_copy: Arc<AtomicBool>,
 }
 
 /// What a stream wants of its table.
@@ -64,9 +69,9 @@ impl TableModel {
 
     /// Whether a unique index covers exactly `keys` (in any order).
     pub fn has_unique_index_on(&self, keys: &[String]) -> bool {
-        self.unique_keys.iter().any(|unique| {
-            unique.len() == keys.len() && keys.iter().all(|k| unique.contains(k))
-        })
+        self.unique_keys
+            .iter()
+            .any(|unique| unique.len() == keys.len() && keys.iter().all(|k| unique.contains(k)))
     }
 
     /// Whether DDL waits for the next flush.
@@ -192,6 +197,7 @@ impl Tables {
                 unique_keys: found.unique_keys,
                 pending_ddl: Vec::new(),
                 generation: 0,
+                direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
             },
             None => TableModel {
                 id,
@@ -201,6 +207,7 @@ impl Tables {
                 unique_keys: Vec::new(),
                 pending_ddl: Vec::new(),
                 generation: 0,
+                direct_copy: Arc::new(AtomicBool::new(true)),
             },
         };
         self.tables.push(model);

@@ -122,7 +122,12 @@ fn pgpass_password(config: &postgres::Config) -> Option<String> {
         Some(postgres::config::Host::Tcp(host)) => host.clone(),
         _ => "localhost".to_string(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let wanted = [
         host.as_str(),
         port.as_str(),
@@ -197,6 +202,9 @@ mod tests {
         assert_eq!(config.get_user(), Some("alice"));
         assert_eq!(config.get_dbname(), Some("warehouse"));
         assert_eq!(config.get_ports(), &[6000]);
-        assert_eq!(describe_target(&config), "db.example:6000/warehouse as alice");
+        assert_eq!(
+            describe_target(&config),
+            "db.example:6000/warehouse as alice"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! lost or doubled. Data errors are never retried.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,25 @@ pub enum WriteMode {
         copy: Arc<str>,
     },
     /// COPY into a stage, then merge by key.
-    Merge(Arc<MergeSql>),
+    Merge {
+        /// The merge statements.
+        sql: Arc<MergeSql>,
+        /// For a table that started empty (or that this run created): COPY straight into
+        /// the table first, since none of the keys can be there yet.
+        direct: Option<DirectCopy>,
+    },
+}
+
+/// The optimistic path of a keyed load into a table that held no rows: a plain COPY into
+/// the table, which the unique index checks. The first conflict (a key seen in an earlier
+/// flush) rolls the COPY back to a savepoint, merges instead, and turns the path off for
+/// the rest of the run.
+#[derive(Debug, Clone)]
+pub struct DirectCopy {
+    /// COPY into the table itself.
+    pub copy: Arc<str>,
+    /// Shared by every flush of the table: true until a conflict is seen.
+    pub enabled: Arc<AtomicBool>,
 }
 
 /// A batch of one stream, ready to be written.
@@ -126,9 +145,12 @@ impl FlushJob {
         };
         let mut transaction = client.transaction().map_err(data("beginning a flush of"))?;
         for statement in &self.ddl {
-            transaction
-                .batch_execute(statement)
-                .map_err(|e| (Step::Ddl, Error::db(format!("{}: {statement}", context("changing")), e)))?;
+            transaction.batch_execute(statement).map_err(|e| {
+                (
+                    Step::Ddl,
+                    Error::db(format!("{}: {statement}", context("changing")), e),
+                )
+            })?;
         }
         let counts = if self.row_count == 0 {
             FlushCounts::default()
@@ -141,7 +163,19 @@ impl FlushJob {
                         updated: 0,
                     }
                 }
-                WriteMode::Merge(merge) => {
+                WriteMode::Merge { sql: merge, direct } => {
+                    if let Some(direct) = direct
+                        .as_ref()
+                        .filter(|d| d.enabled.load(Ordering::Acquire))
+                    {
+                        if let Some(counts) = self
+                            .try_direct_copy(&mut transaction, direct)
+                            .map_err(data("copying into"))?
+                        {
+                            transaction.commit().map_err(data("committing"))?;
+                            return Ok(counts);
+                        }
+                    }
                     transaction
                         .batch_execute(&merge.create_stage)
                         .map_err(data("staging rows for"))?;
@@ -159,6 +193,37 @@ impl FlushJob {
         };
         transaction.commit().map_err(data("committing"))?;
         Ok(counts)
+    }
+}
+
+impl FlushJob {
+    /// Tries the direct COPY under a savepoint. `Ok(None)`: a key already existed, the COPY
+    /// was rolled back and the caller merges instead.
+    fn try_direct_copy(
+        &self,
+        transaction: &mut postgres::Transaction<'_>,
+        direct: &DirectCopy,
+    ) -> Result<Option<FlushCounts>, postgres::Error> {
+        let mut savepoint = transaction.savepoint("target_postgres_direct")?;
+        match copy_rows(&mut savepoint, &direct.copy, &self.rows) {
+            Ok(_) => {
+                savepoint.commit()?;
+                Ok(Some(FlushCounts {
+                    inserted: self.row_count as u64,
+                    updated: 0,
+                }))
+            }
+            Err(error) if error.code().map(|c| c.code()) == Some("23505") => {
+                savepoint.rollback()?;
+                direct.enabled.store(false, Ordering::Release);
+                log::debug!(
+                    "table {}: a key already exists; merging from now on",
+                    self.table
+                );
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 

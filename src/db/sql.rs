@@ -64,7 +64,9 @@ pub fn add_column(table: &str, name: &str, type_name: &str) -> String {
 /// `ALTER TABLE ... ALTER COLUMN ... TYPE ... USING` for a safe widening.
 pub fn alter_column_type(table: &str, name: &str, type_name: &str) -> String {
     let column = quote_ident(name);
-    format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_name} USING {column}::{type_name}")
+    format!(
+        "ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_name} USING {column}::{type_name}"
+    )
 }
 
 /// `"a", "b", "c"`.
@@ -105,10 +107,7 @@ pub fn merge(
 ) -> MergeSql {
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     let all = column_list(&names);
-    let values: Vec<&SqlColumn> = columns
-        .iter()
-        .filter(|c| !keys.contains(&c.name))
-        .collect();
+    let values: Vec<&SqlColumn> = columns.iter().filter(|c| !keys.contains(&c.name)).collect();
     let create_stage = format!(
         "CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS SELECT {all} FROM {table} WITH NO DATA"
     );

@@ -64,7 +64,12 @@ struct Queue {
 
 impl Workers {
     /// Starts `threads` workers.
-    pub fn start(pool: Pool, tracker: Arc<StateTracker>, threads: usize, max_bytes: usize) -> Workers {
+    pub fn start(
+        pool: Pool,
+        tracker: Arc<StateTracker>,
+        threads: usize,
+        max_bytes: usize,
+    ) -> Workers {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 max_bytes,
@@ -175,7 +180,9 @@ impl Drop for Workers {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn wait<'a>(&self, condvar: &Condvar, guard: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {

@@ -78,8 +78,8 @@ impl PgType {
             "numeric" | "decimal" => PgType::Numeric,
             "real" | "float4" => PgType::Float4,
             "double precision" | "float8" | "float" => PgType::Float8,
-            "text" | "character varying" | "varchar" | "character" | "char" | "bpchar"
-            | "name" | "citext" => PgType::Text,
+            "text" | "character varying" | "varchar" | "character" | "char" | "bpchar" | "name"
+            | "citext" => PgType::Text,
             "boolean" | "bool" => PgType::Bool,
             "timestamp with time zone" | "timestamptz" => PgType::Timestamptz,
             "timestamp without time zone" | "timestamp" => PgType::Timestamp,

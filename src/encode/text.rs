@@ -7,7 +7,9 @@
 //! cannot hold U+0000 and `jsonb` rejects the escape `\u0000`. Taps do send it (C strings,
 //! binary blobs pasted into text), so the caller can replace it with U+FFFD and count the
 //! replacements with [`replace_nul`] for text and [`sanitize_json_text_nul`] for raw JSON.
-//! Both cost one scan and no allocation when there is nothing to replace.
+//! Both cost one scan and no allocation when there is nothing to replace. `jsonb` also
+//! refuses lone surrogate escapes that `serde_json` lets through; [`check_json_surrogates`]
+//! finds them so one bad value does not fail a whole COPY.
 
 use std::borrow::Cow;
 
@@ -170,6 +172,63 @@ pub fn sanitize_json_text_nul(raw_json: &str) -> (Cow<'_, str>, usize) {
         }
         None => (Cow::Borrowed(raw_json), 0),
     }
+}
+
+/// Checks that every `\uXXXX` escape in JSON text that encodes a surrogate is part of a
+/// high-low pair.
+///
+/// `serde_json` accepts lone surrogate escapes such as `"\ud800"` inside raw JSON, but
+/// PostgreSQL's `jsonb` input refuses them, and a refusal inside a COPY fails the whole batch.
+/// Checking here lets the caller reject the one value instead. Escaped backslashes are
+/// respected (`\\ud800` is text). Costs one substring scan when there is no `\ud`/`\uD`
+/// escape at all, which is nearly always.
+///
+/// # Errors
+///
+/// `"invalid unicode escape"` for a lone or reversed surrogate.
+pub fn check_json_surrogates(raw_json: &str) -> Result<(), &'static str> {
+    if !raw_json.contains("\\ud") && !raw_json.contains("\\uD") {
+        return Ok(());
+    }
+    let bytes = raw_json.as_bytes();
+    let mut pos = 0;
+    while let Some(found) = bytes
+        .get(pos..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\\'))
+    {
+        let at = pos + found;
+        // Every escape is a backslash and one character; only `\u` has more to read. Working
+        // on bytes means a stray non-ASCII character after a backslash cannot split a char.
+        if bytes.get(at + 1) != Some(&b'u') {
+            pos = at + 2;
+            continue;
+        }
+        let unit = hex4_bytes(bytes.get(at + 2..)).ok_or(INVALID_UNICODE)?;
+        pos = at + 6;
+        match unit {
+            0xD800..=0xDBFF => {
+                let low = match bytes.get(pos..pos + 2) {
+                    Some(b"\\u") => hex4_bytes(bytes.get(pos + 2..)),
+                    _ => None,
+                };
+                if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                    return Err(INVALID_UNICODE);
+                }
+                pos += 6;
+            }
+            0xDC00..=0xDFFF => return Err(INVALID_UNICODE),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses four ASCII hex digits at the start of `bytes`, if there are four.
+fn hex4_bytes(bytes: Option<&[u8]>) -> Option<u32> {
+    let digits = bytes?.get(..4)?;
+    digits.iter().try_fold(0u32, |value, &b| {
+        char::from(b).to_digit(16).map(|digit| value * 16 + digit)
+    })
 }
 
 #[cfg(test)]
@@ -375,6 +434,52 @@ mod tests {
             let (replaced, n2) = replace_nul(Cow::Borrowed(value));
             assert_eq!(decoded, replaced, "{raw}");
             assert_eq!(n1, n2, "{raw}");
+        }
+    }
+
+    #[test]
+    fn surrogate_check_accepts_pairs_and_plain_text() {
+        for raw in [
+            r#"{"a":"plain"}"#,
+            r#"["\ud83d\ude00"]"#,
+            r#"["\uD834\uDD1E","\u00e9"]"#,
+            r#"["\\ud800"]"#,
+            r#"["\\\\ud800x"]"#,
+            r#""\ud7ff\ue000""#,
+            "",
+        ] {
+            assert_eq!(check_json_surrogates(raw), Ok(()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn surrogate_check_refuses_what_jsonb_refuses() {
+        for raw in [
+            r#"["\ud800"]"#,
+            r#"{"a":"\ud800x"}"#,
+            r#"["\ud800\u0041"]"#,
+            r#"["\udc00"]"#,
+            r#"["\ude00\ud83d"]"#,
+            r#"["\\\ud800"]"#,
+            r#"["\ud83d\ud83d"]"#,
+            r#"["\ud83d\"]"#,
+            r#"["\ud8"]"#,
+        ] {
+            assert_eq!(check_json_surrogates(raw), Err(INVALID_UNICODE), "{raw}");
+        }
+    }
+
+    #[test]
+    fn surrogate_check_never_panics_on_arbitrary_text() {
+        let pieces = ["\\", "u", "d83d", "de00", "D", "é", "😀", "\"", "0"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let _ = check_json_surrogates(&format!("{a}{b}{c}{d}"));
+                    }
+                }
+            }
         }
     }
 }

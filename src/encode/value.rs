@@ -11,7 +11,9 @@ use serde_json::value::RawValue;
 
 use super::numeric::{encode_numeric, parse_i64_literal};
 use super::pg_type::PgType;
-use super::text::{replace_nul, sanitize_json_text_nul, unescape_json_string};
+use super::text::{
+    check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
+};
 use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
 
 /// Why a value could not be encoded.
@@ -211,6 +213,9 @@ fn encode_payload(
             // jsonb's binary format is a version byte and the JSON text; only the \u0000
             // escape, which jsonb refuses, needs attention.
             out.push(1);
+            // jsonb also refuses a lone surrogate escape; catch it here so one value, not
+            // the whole COPY, is refused.
+            check_json_surrogates(raw)?;
             let (text, replaced) = sanitize_json_text_nul(raw);
             if replaced > 0 && !options.sanitize_nul {
                 return Err("contains U+0000, which PostgreSQL cannot store".into());
@@ -249,7 +254,9 @@ fn encode_array(
 ) -> Result<(), ValueError> {
     let items: Vec<&RawValue> = serde_json::from_str(raw).map_err(|_| "not a JSON array")?;
     let count = i32::try_from(items.len()).map_err(|_| "array too long")?;
-    let has_null = items.iter().any(|item| kind_of(item.get()) == JsonKind::Null);
+    let has_null = items
+        .iter()
+        .any(|item| kind_of(item.get()) == JsonKind::Null);
     let dimensions: i32 = if items.is_empty() { 0 } else { 1 };
     out.extend_from_slice(&dimensions.to_be_bytes());
     out.extend_from_slice(&i32::from(has_null).to_be_bytes());
@@ -418,7 +425,10 @@ mod tests {
             field("99999999999999999999", &PgType::Int8),
             Err(ValueError::IntegerOverflow)
         );
-        assert_eq!(field("70000", &PgType::Int2), Err(ValueError::IntegerOverflow));
+        assert_eq!(
+            field("70000", &PgType::Int2),
+            Err(ValueError::IntegerOverflow)
+        );
     }
 
     #[test]
@@ -471,7 +481,10 @@ mod tests {
 
     #[test]
     fn jsonb_is_version_byte_and_raw_text() {
-        assert_eq!(payload("{\"a\": [1, 2]}", &PgType::Jsonb), b"\x01{\"a\": [1, 2]}");
+        assert_eq!(
+            payload("{\"a\": [1, 2]}", &PgType::Jsonb),
+            b"\x01{\"a\": [1, 2]}"
+        );
         assert_eq!(payload("\"s\"", &PgType::Jsonb), b"\x01\"s\"");
     }
 

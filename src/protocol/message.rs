@@ -94,12 +94,10 @@ struct Envelope<'a> {
 /// Parses one line (without its line ending). Errors are plain reasons; the caller adds
 /// the line number.
 pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
+    check_nesting(line)?;
     let envelope: Envelope<'_> =
         serde_json::from_str(line).map_err(|e| format!("not a JSON Singer message: {e}"))?;
-    let kind = envelope
-        .kind
-        .as_deref()
-        .ok_or("message has no \"type\"")?;
+    let kind = envelope.kind.as_deref().ok_or("message has no \"type\"")?;
     if kind.eq_ignore_ascii_case("RECORD") {
         let stream = envelope.stream.ok_or("RECORD without \"stream\"")?;
         let record = envelope
@@ -110,7 +108,9 @@ pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
                 "RECORD of stream \"{stream}\": \"record\" must be an object"
             ));
         }
-        let version = envelope.version.and_then(|raw| raw.get().parse::<i64>().ok());
+        let version = envelope
+            .version
+            .and_then(|raw| raw.get().parse::<i64>().ok());
         return Ok(Message::Record(RecordMessage {
             stream,
             record,
@@ -143,6 +143,41 @@ pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
     Ok(Message::Ignored {
         kind: kind.to_string(),
     })
+}
+
+/// Deepest nesting of arrays and objects a line may have (SPEC §8).
+pub const MAX_NESTING: usize = 128;
+
+/// Refuses lines nested deeper than [`MAX_NESTING`]. serde_json enforces its own limit
+/// only where it builds values, not where it borrows raw text, so the limit is checked
+/// here once for the whole line: one pass over the bytes, tracking strings and escapes.
+fn check_nesting(line: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in line.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!("nesting deeper than {MAX_NESTING} levels"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn parse_schema(envelope: Envelope<'_>) -> Result<SchemaMessage, String> {
@@ -228,7 +263,8 @@ mod tests {
 
     #[test]
     fn schema_without_properties_is_refused() {
-        let line = r#"{"type":"SCHEMA","stream":"s","schema":{"type":"object"},"key_properties":[]}"#;
+        let line =
+            r#"{"type":"SCHEMA","stream":"s","schema":{"type":"object"},"key_properties":[]}"#;
         let err = parse_message(line).unwrap_err();
         assert!(err.contains("properties"), "{err}");
     }
@@ -249,11 +285,32 @@ mod tests {
 
     #[test]
     fn null_key_properties_mean_none() {
-        let line = r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{}},"key_properties":null}"#;
+        let line =
+            r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{}},"key_properties":null}"#;
         match parse_message(line).unwrap() {
             Message::Schema(schema) => assert!(schema.key_properties.is_empty()),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn nesting_at_the_limit_is_accepted() {
+        let inner = format!(
+            "{}1{}",
+            "[".repeat(MAX_NESTING - 2),
+            "]".repeat(MAX_NESTING - 2)
+        );
+        let line = format!(r#"{{"type":"RECORD","stream":"s","record":{{"a":{inner}}}}}"#);
+        assert!(parse_message(&line).is_ok());
+        let line = format!(r#"{{"type":"RECORD","stream":"s","record":{{"a":[{inner}]}}}}"#);
+        assert!(parse_message(&line).is_err());
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_nesting() {
+        let text = "[".repeat(500);
+        let line = format!(r#"{{"type":"RECORD","stream":"s","record":{{"a":"{text}\"{text}"}}}}"#);
+        assert!(parse_message(&line).is_ok());
     }
 
     #[test]

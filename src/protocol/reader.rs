@@ -103,7 +103,8 @@ mod tests {
     use std::io::Write;
 
     fn lines(bytes: Vec<u8>) -> Vec<(u64, String)> {
-        let mut reader = LineReader::from_reader(std::io::Cursor::new(bytes), "test".into()).unwrap();
+        let mut reader =
+            LineReader::from_reader(std::io::Cursor::new(bytes), "test".into()).unwrap();
         let mut out = Vec::new();
         while let Some((n, line)) = reader.next_line().unwrap() {
             out.push((n, line.to_string()));

@@ -48,7 +48,9 @@ impl StateTracker {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A poisoned lock only means another thread panicked mid-update; the data is a set
         // of counters that stays consistent, so carry on rather than cascade the panic.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A batch whose oldest record has sequence `first_seq` was opened.
