@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod encode;
 pub mod error;
+pub mod fast_hash;
 pub mod loader;
 pub mod logging;
 pub mod protocol;

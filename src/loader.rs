@@ -28,6 +28,11 @@ use crate::schema::types::column_type_for;
 use crate::stream::{Property, RecordError, Stream};
 use crate::table::{Tables, WantedColumn};
 
+/// A stream's buffer flushes once it holds this many bytes, even below `batch_size_rows`,
+/// so that encoding the next rows overlaps the COPY of these (override for experiments with
+/// `TARGET_POSTGRES_FLUSH_CHUNK_MB`).
+const FLUSH_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
 /// How often (in records) the reader checks the memory bound and the workers' health.
 const HOUSEKEEPING_EVERY: u64 = 1024;
 
@@ -61,11 +66,22 @@ pub fn run(
     }
     let pool = build_pool(&settings.connection, settings.max_parallelism)?;
     let tracker = Arc::new(StateTracker::new(state_out));
+    let flush_chunk_bytes = std::env::var("TARGET_POSTGRES_FLUSH_CHUNK_MB")
+        .ok()
+        .and_then(|mb| mb.parse::<usize>().ok())
+        .map_or(FLUSH_CHUNK_BYTES, |mb| mb.max(1) * 1024 * 1024)
+        .min(settings.max_buffer_bytes / 4)
+        .max(1);
+    // Enough queued work to keep every connection busy with the next chunk ready, and no
+    // more: a deeper queue only holds memory while the database is the bottleneck.
+    let queue_bytes = (flush_chunk_bytes * 2 * (settings.max_parallelism + 1))
+        .min(settings.max_buffer_bytes / 2)
+        .max(1);
     let workers = Workers::start(
         pool,
         Arc::clone(&tracker),
         settings.max_parallelism,
-        settings.max_buffer_bytes,
+        queue_bytes,
     );
     let mut loader = Loader {
         settings,
@@ -83,6 +99,7 @@ pub fn run(
             lower_case: settings.lower_case,
             allow_reserved_words: settings.allow_reserved_words,
         },
+        flush_chunk_bytes,
     };
     let result = loader.read_all(reader);
     if result.is_err() {
@@ -103,6 +120,7 @@ struct Loader<'s> {
     stats: EncodeStats,
     options: EncodeOptions,
     naming: NamingOptions,
+    flush_chunk_bytes: usize,
 }
 
 impl Loader<'_> {
@@ -317,7 +335,9 @@ impl Loader<'_> {
             .streams
             .get(message.stream.as_ref())
             .ok_or_else(|| Error::Internal("stream vanished".into()))?;
-        if stream.batch.appended_rows() >= self.settings.batch_size_rows {
+        if stream.batch.appended_rows() >= self.settings.batch_size_rows
+            || stream.batch.byte_len() >= self.flush_chunk_bytes
+        {
             if self.settings.flush_all_streams {
                 self.flush_all()?;
             } else {

@@ -5,8 +5,9 @@
 //! same key retires the earlier row, so a flush never carries a key twice (which `ON
 //! CONFLICT DO UPDATE` would refuse) and the last record of a key wins.
 
-use std::collections::HashMap;
 use std::ops::Range;
+
+use crate::fast_hash::FastMap;
 
 /// Encoded rows waiting for a flush.
 #[derive(Debug, Default)]
@@ -19,7 +20,7 @@ pub struct Batch {
     retired: Vec<bool>,
     retired_count: usize,
     /// Encoded key → row number.
-    key_index: HashMap<Box<[u8]>, usize>,
+    key_index: FastMap<Box<[u8]>, usize>,
     row_count: usize,
     /// Sequence number of the oldest record in the batch.
     first_seq: Option<u64>,

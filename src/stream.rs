@@ -5,7 +5,7 @@
 //! the slot of its column, then the slots are encoded in column order straight into the
 //! batch buffer. Nothing per record is allocated except the key of a keyed upsert.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::encode::begin_tuple;
 use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
 use crate::error::excerpt;
+use crate::fast_hash::FastMap;
 use crate::sink::Batch;
 use crate::table::TableModel;
 
@@ -61,7 +62,7 @@ struct Plan {
     /// Written columns, in property order: (column name, type).
     columns: Vec<(String, PgType)>,
     /// Property name → slot in `columns`.
-    slot_of: HashMap<String, usize>,
+    slot_of: FastMap<String, usize>,
     /// Slots of the key columns.
     key_slots: Vec<usize>,
     /// Whether rows are merged by key (and so deduplicated in the batch).
@@ -142,7 +143,7 @@ impl Stream {
             return;
         }
         let mut columns = Vec::with_capacity(self.properties.len());
-        let mut slot_of = HashMap::with_capacity(self.properties.len());
+        let mut slot_of = FastMap::default();
         for property in &self.properties {
             let pg_type = table
                 .column(&property.column)
@@ -290,7 +291,7 @@ impl Stream {
 /// Finds each property's raw value and records where it lies in the record text.
 struct RecordWalker<'a> {
     slots: &'a mut [Option<(usize, usize)>],
-    slot_of: &'a HashMap<String, usize>,
+    slot_of: &'a FastMap<String, usize>,
     base: usize,
     unknown: &'a mut HashSet<String>,
     ignored: &'a mut u64,
