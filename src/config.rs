@@ -94,7 +94,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("load_method", [], String, "upsert", false, "append-only or upsert (overwrite: not in this build yet)."),
     setting!("batch_size_rows", [], Integer, "100000", false, "Rows buffered per stream before it flushes."),
     setting!("maximum_batch_size_mb", ["batch_size_mb", "max_batch_size"], Integer, "100", false, "Bound on all buffered data together, in MB."),
-    setting!("max_batch_age_seconds", [], Integer, "60", false, "No buffered row waits longer than this (not in this build yet)."),
+    setting!("max_batch_age_seconds", [], Integer, "60", false, "No buffered row (and so no state waiting for it) waits longer than this before a flush."),
     setting!("max_parallelism", ["parallelism"], Integer, "4", false, "Concurrent flushes = pooled connections; 0 or -1 mean automatic."),
     setting!("flush_all_streams", [], Boolean, "false", false, "A full stream flushes every stream."),
     setting!("add_record_metadata", ["add_metadata_columns"], Boolean, "false", false, "Add _sdc_* metadata columns (not in this build yet)."),
@@ -323,6 +323,7 @@ impl RawConfig {
         }
 
         let batch_size_rows = self.positive("batch_size_rows", 100_000)?;
+        let max_batch_age = Duration::from_secs(self.positive("max_batch_age_seconds", 60)? as u64);
         let maximum_batch_size_mb = self.positive("maximum_batch_size_mb", 100)?;
         let parallelism = match self.integer("max_parallelism")?.unwrap_or(4) {
             n if n <= 0 => std::thread::available_parallelism()
@@ -334,7 +335,6 @@ impl RawConfig {
 
         for unimplemented in [
             "schema_mapping",
-            "max_batch_age_seconds",
             "add_record_metadata",
             "hard_delete",
             "data_flattening_max_level",
@@ -360,6 +360,7 @@ impl RawConfig {
             load_method,
             batch_size_rows,
             max_buffer_bytes: maximum_batch_size_mb.saturating_mul(1024 * 1024),
+            max_batch_age,
             max_parallelism: parallelism,
             flush_all_streams: self.boolean("flush_all_streams")?.unwrap_or(false),
             activate_version: self.boolean("activate_version")?.unwrap_or(true),
@@ -598,6 +599,8 @@ pub struct Settings {
     pub batch_size_rows: usize,
     /// Bound on all buffered bytes.
     pub max_buffer_bytes: usize,
+    /// Longest a buffered row waits for its flush.
+    pub max_batch_age: Duration,
     /// Flush workers and pooled connections.
     pub max_parallelism: usize,
     /// A full stream flushes every stream.

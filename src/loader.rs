@@ -21,7 +21,7 @@ use crate::db::workers::{StreamTotals, Workers};
 use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
 use crate::protocol::message::{parse_message, Message, RecordMessage, SchemaMessage};
-use crate::protocol::reader::LineReader;
+use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::StateTracker;
 use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
 use crate::schema::types::column_type_for;
@@ -125,7 +125,16 @@ struct Loader<'s> {
 
 impl Loader<'_> {
     fn read_all(&mut self, mut reader: LineReader) -> Result<()> {
-        while let Some((line, text)) = reader.next_line()? {
+        loop {
+            let deadline = self.oldest_batch_deadline();
+            let (line, text) = match reader.next_line_until(deadline)? {
+                NextLine::Line(line, text) => (line, text),
+                NextLine::Timeout => {
+                    self.flush_aged_batches()?;
+                    continue;
+                }
+                NextLine::End => return Ok(()),
+            };
             let message = parse_message(text).map_err(|message| Error::Input { line, message })?;
             match message {
                 Message::Record(record) => self.on_record(record, line)?,
@@ -138,6 +147,34 @@ impl Loader<'_> {
                 }
                 Message::Ignored { kind } => log::debug!("line {line}: {kind} message skipped"),
             }
+        }
+    }
+
+    /// When the oldest buffered row reaches `max_batch_age_seconds`.
+    fn oldest_batch_deadline(&self) -> Option<Instant> {
+        self.streams
+            .values()
+            .filter_map(|s| s.batch.opened_at())
+            .min()
+            .map(|opened| opened + self.settings.max_batch_age)
+    }
+
+    /// Flushes every stream whose oldest row has waited `max_batch_age_seconds`.
+    fn flush_aged_batches(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let aged: Vec<String> = self
+            .streams
+            .values()
+            .filter(|s| {
+                s.batch
+                    .opened_at()
+                    .is_some_and(|opened| opened + self.settings.max_batch_age <= now)
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        for name in aged {
+            log::debug!("stream \"{name}\": flushing rows older than max_batch_age_seconds");
+            self.flush_stream(&name)?;
         }
         Ok(())
     }
@@ -357,6 +394,7 @@ impl Loader<'_> {
         if let Some(error) = self.workers.take_failure() {
             return Err(error);
         }
+        self.flush_aged_batches()?;
         loop {
             let buffered: usize = self.streams.values().map(|s| s.batch.byte_len()).sum();
             if buffered + self.workers.pending_bytes() < self.settings.max_buffer_bytes {

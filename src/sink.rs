@@ -6,6 +6,7 @@
 //! CONFLICT DO UPDATE` would refuse) and the last record of a key wins.
 
 use std::ops::Range;
+use std::time::Instant;
 
 use crate::fast_hash::FastMap;
 
@@ -26,6 +27,8 @@ pub struct Batch {
     first_seq: Option<u64>,
     /// First and last input line.
     lines: (u64, u64),
+    /// When the oldest row arrived, for `max_batch_age_seconds`.
+    opened_at: Option<Instant>,
 }
 
 /// A batch handed over for flushing.
@@ -55,6 +58,7 @@ impl Batch {
         if first {
             self.first_seq = Some(seq);
             self.lines.0 = line;
+            self.opened_at = Some(Instant::now());
         }
         self.lines.1 = line;
         if let Some(key) = key {
@@ -85,6 +89,11 @@ impl Batch {
     /// Bytes held.
     pub fn byte_len(&self) -> usize {
         self.rows.len()
+    }
+
+    /// When the oldest row still buffered arrived.
+    pub fn opened_at(&self) -> Option<Instant> {
+        self.opened_at
     }
 
     /// Whether no row was appended since the last take.

@@ -1,24 +1,46 @@
-//! The line reader: stdin or a file, gzip detected by its magic bytes, one reusable buffer.
+//! The line reader: stdin or a file, gzip detected by its magic bytes.
 //!
-//! Lines are read as bytes so that invalid UTF-8 is reported with its line number instead of
-//! aborting the read, and so the buffer is reused for every line of a long load.
+//! A background thread reads the input in chunks of whole lines and hands them over a small
+//! channel; the loader splits them into lines. That keeps decompression and `read` calls off
+//! the parsing thread, and — the real reason — lets the loader wait for input with a
+//! deadline, so a slow tap cannot hold buffered rows or a pending state past
+//! `max_batch_age_seconds`. Chunk buffers go back to the reading thread for reuse.
+//! Lines are bytes until split, so invalid UTF-8 is reported with its line number.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
 
 use crate::error::{Error, Result};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const READ_BUFFER_BYTES: usize = 256 * 1024;
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Chunks in flight between the reading thread and the loader.
+const CHUNKS_AHEAD: usize = 4;
+
+/// What waiting for the next line produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NextLine<'a> {
+    /// A non-blank line (line ending and trailing `\r` removed) and its 1-based number.
+    Line(u64, &'a str),
+    /// The deadline passed first.
+    Timeout,
+    /// End of input.
+    End,
+}
 
 /// Reads input lines with 1-based numbers.
 pub struct LineReader {
-    input: Box<dyn BufRead + Send>,
-    buffer: Vec<u8>,
+    chunks: Receiver<std::io::Result<Vec<u8>>>,
+    recycle: SyncSender<Vec<u8>>,
+    chunk: Vec<u8>,
+    position: usize,
     line_number: u64,
+    finished: bool,
     what: String,
 }
 
@@ -40,58 +62,166 @@ impl LineReader {
 
     /// Reads from any byte source, transparently un-gzipping it.
     pub fn from_reader(source: impl Read + Send + 'static, what: String) -> Result<LineReader> {
-        let mut buffered = BufReader::with_capacity(READ_BUFFER_BYTES, source);
-        let head = buffered.fill_buf().map_err(|source| Error::Io {
-            what: what.clone(),
-            source,
-        })?;
-        let input: Box<dyn BufRead + Send> = if head.starts_with(&GZIP_MAGIC) {
-            Box::new(BufReader::with_capacity(
-                READ_BUFFER_BYTES,
-                MultiGzDecoder::new(buffered),
-            ))
-        } else {
-            Box::new(buffered)
-        };
+        let (chunk_sender, chunks) = mpsc::sync_channel(CHUNKS_AHEAD);
+        let (recycle, recycled) = mpsc::sync_channel(CHUNKS_AHEAD + 2);
+        std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || read_chunks(source, &chunk_sender, &recycled))
+            .map_err(|source| Error::Io {
+                what: "starting the input thread".into(),
+                source,
+            })?;
         Ok(LineReader {
-            input,
-            buffer: Vec::with_capacity(4096),
+            chunks,
+            recycle,
+            chunk: Vec::new(),
+            position: 0,
             line_number: 0,
+            finished: false,
             what,
         })
     }
 
-    /// The next non-blank line (line ending and a trailing `\r` removed) with its number,
-    /// or `None` at end of input.
+    /// The next non-blank line, or `None` at end of input.
     pub fn next_line(&mut self) -> Result<Option<(u64, &str)>> {
-        loop {
-            self.buffer.clear();
-            let read = self
-                .input
-                .read_until(b'\n', &mut self.buffer)
-                .map_err(|source| Error::Io {
-                    what: self.what.clone(),
-                    source,
-                })?;
-            if read == 0 {
-                return Ok(None);
+        match self.next_line_until(None)? {
+            NextLine::Line(number, line) => Ok(Some((number, line))),
+            NextLine::Timeout | NextLine::End => Ok(None),
+        }
+    }
+
+    /// The next non-blank line, waiting for input no later than `deadline`.
+    pub fn next_line_until(&mut self, deadline: Option<Instant>) -> Result<NextLine<'_>> {
+        // Find the line's bounds first and borrow the chunk only once, at the end: the
+        // loop replaces the chunk, which a borrow held across iterations would forbid.
+        let (number, start, end) = loop {
+            if self.position < self.chunk.len() {
+                let rest = &self.chunk[self.position..];
+                let length = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |n| n + 1);
+                let start = self.position;
+                self.position += length;
+                self.line_number += 1;
+                let mut end = start + length;
+                while end > start && matches!(self.chunk[end - 1], b'\n' | b'\r') {
+                    end -= 1;
+                }
+                if self.chunk[start..end].iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                break (self.line_number, start, end);
             }
-            self.line_number += 1;
-            let mut end = self.buffer.len();
-            while end > 0 && matches!(self.buffer[end - 1], b'\n' | b'\r') {
-                end -= 1;
+            if self.finished {
+                return Ok(NextLine::End);
             }
-            if self.buffer[..end].iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let line_number = self.line_number;
-            return match std::str::from_utf8(&self.buffer[..end]) {
-                Ok(line) => Ok(Some((line_number, line))),
-                Err(e) => Err(Error::Input {
-                    line: line_number,
-                    message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                }),
+            let received = match deadline {
+                None => self
+                    .chunks
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+                Some(deadline) => self
+                    .chunks
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now())),
             };
+            match received {
+                Ok(Ok(chunk)) => {
+                    let used = std::mem::replace(&mut self.chunk, chunk);
+                    // The reading thread may be gone or have enough buffers: either is fine.
+                    let _ = self.recycle.try_send(used);
+                    self.position = 0;
+                }
+                Ok(Err(source)) => {
+                    return Err(Error::Io {
+                        what: self.what.clone(),
+                        source,
+                    })
+                }
+                Err(RecvTimeoutError::Timeout) => return Ok(NextLine::Timeout),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finished = true;
+                    self.chunk.clear();
+                    self.position = 0;
+                }
+            }
+        };
+        match std::str::from_utf8(&self.chunk[start..end]) {
+            Ok(text) => Ok(NextLine::Line(number, text)),
+            Err(e) => Err(Error::Input {
+                line: number,
+                message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            }),
+        }
+    }
+}
+
+/// The reading thread: sends chunks that end on a line boundary (the last one may not).
+fn read_chunks(
+    source: impl Read,
+    chunks: &SyncSender<std::io::Result<Vec<u8>>>,
+    recycled: &Receiver<Vec<u8>>,
+) {
+    let mut buffered = BufReader::with_capacity(CHUNK_BYTES, source);
+    let input: Box<dyn BufRead> = match buffered.fill_buf() {
+        Ok(head) if head.starts_with(&GZIP_MAGIC) => Box::new(BufReader::with_capacity(
+            CHUNK_BYTES,
+            MultiGzDecoder::new(buffered),
+        )),
+        Ok(_) => Box::new(buffered),
+        Err(error) => {
+            let _ = chunks.send(Err(error));
+            return;
+        }
+    };
+    let mut input = input;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut chunk = recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096));
+        chunk.clear();
+        chunk.append(&mut carry);
+        // Take what one read gives (a pipe hands over what the tap has written so far), as
+        // long as it completes a line; then cut after the last newline. Waiting to fill a
+        // whole chunk would hold a slow tap's lines back from the loader.
+        let mut at_end = false;
+        loop {
+            let searched = chunk.len();
+            match input.fill_buf() {
+                Ok([]) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(available) => {
+                    let take = available.len();
+                    chunk.extend_from_slice(available);
+                    input.consume(take);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    let _ = chunks.send(Err(error));
+                    return;
+                }
+            }
+            if chunk[searched..].contains(&b'\n') {
+                break;
+            }
+        }
+        if !at_end {
+            if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
+                carry.extend_from_slice(&chunk[last + 1..]);
+                chunk.truncate(last + 1);
+            }
+        }
+        if !chunk.is_empty() && chunks.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if at_end {
+            if !carry.is_empty() {
+                let _ = chunks.send(Ok(std::mem::take(&mut carry)));
+            }
+            return;
         }
     }
 }
@@ -134,5 +264,40 @@ mod tests {
         assert!(reader.next_line().unwrap().is_some());
         let err = reader.next_line().unwrap_err();
         assert!(err.to_string().starts_with("line 2:"), "{err}");
+    }
+
+    #[test]
+    fn lines_crossing_chunk_boundaries_arrive_whole() {
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        for n in 0..20_000u64 {
+            // Lines of varying length, one much longer than a chunk.
+            let line = if n == 7_000 {
+                "z".repeat(CHUNK_BYTES * 2 + 17)
+            } else {
+                format!("{n}-{}", "y".repeat((n % 97) as usize))
+            };
+            input.extend_from_slice(line.as_bytes());
+            input.push(b'\n');
+            expected.push((n + 1, line));
+        }
+        assert_eq!(lines(input), expected);
+    }
+
+    #[test]
+    fn a_silent_input_times_out_instead_of_blocking() {
+        struct Silent;
+        impl Read for Silent {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(0)
+            }
+        }
+        let mut reader = LineReader::from_reader(Silent, "silent".into()).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_millis(50);
+        assert_eq!(
+            reader.next_line_until(Some(deadline)).unwrap(),
+            NextLine::Timeout
+        );
     }
 }
