@@ -27,6 +27,7 @@ pub mod loader;
 pub mod logging;
 pub mod protocol;
 pub mod schema;
+pub mod shutdown;
 pub mod sink;
 pub mod stream;
 pub mod table;
@@ -58,7 +59,8 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let reader = LineReader::open(args.input.as_deref())?;
-    let summary = loader::run(&settings, reader, Box::new(std::io::stdout()))?;
+    let shutdown = shutdown::Shutdown::install();
+    let summary = loader::run(&settings, reader, Box::new(std::io::stdout()), &shutdown)?;
     logging::log_summary(&summary);
     Ok(())
 }

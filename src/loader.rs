@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 use serde_json::Value;
 
-use crate::config::Settings;
+use crate::config::{LoadMethod, Settings};
 use crate::db::connect::{build_pool, connect_direct};
 use crate::db::flush::{FlushJob, WriteMode};
 use crate::db::sql::OnConflict;
@@ -25,6 +25,7 @@ use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::StateTracker;
 use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
 use crate::schema::types::column_type_for;
+use crate::shutdown::Shutdown;
 use crate::stream::{Property, RecordError, Stream};
 use crate::table::{Tables, WantedColumn};
 
@@ -32,6 +33,9 @@ use crate::table::{Tables, WantedColumn};
 /// so that encoding the next rows overlaps the COPY of these (override for experiments with
 /// `TARGET_POSTGRES_FLUSH_CHUNK_MB`).
 const FLUSH_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+/// How often a silent input is interrupted to look for a stop signal.
+const SIGNAL_POLL: Duration = Duration::from_millis(250);
 
 /// How often (in records) the reader checks the memory bound and the workers' health.
 const HOUSEKEEPING_EVERY: u64 = 1024;
@@ -56,6 +60,7 @@ pub fn run(
     settings: &Settings,
     reader: LineReader,
     state_out: Box<dyn Write + Send>,
+    shutdown: &Shutdown,
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut client = connect_direct(&settings.connection)?;
@@ -100,6 +105,7 @@ pub fn run(
             allow_reserved_words: settings.allow_reserved_words,
         },
         flush_chunk_bytes,
+        shutdown,
     };
     let result = loader.read_all(reader);
     if result.is_err() {
@@ -121,13 +127,20 @@ struct Loader<'s> {
     options: EncodeOptions,
     naming: NamingOptions,
     flush_chunk_bytes: usize,
+    shutdown: &'s Shutdown,
 }
 
 impl Loader<'_> {
     fn read_all(&mut self, mut reader: LineReader) -> Result<()> {
         loop {
-            let deadline = self.oldest_batch_deadline();
-            let (line, text) = match reader.next_line_until(deadline)? {
+            if self.shutdown.requested() {
+                log::warn!("stop requested by signal: flushing what was read, then exiting");
+                return Ok(());
+            }
+            // Wake up now and then to notice a signal even while the tap is silent.
+            let wake = Instant::now() + SIGNAL_POLL;
+            let deadline = self.oldest_batch_deadline().map_or(wake, |d| d.min(wake));
+            let (line, text) = match reader.next_line_until(Some(deadline))? {
                 NextLine::Line(line, text) => (line, text),
                 NextLine::Timeout => {
                     self.flush_aged_batches()?;
@@ -249,8 +262,13 @@ impl Loader<'_> {
             .tables
             .get_mut(table_id)
             .ok_or_else(|| Error::Internal("table vanished".into()))?;
+        // Append-only keeps every record, repeated keys included: no primary key for it.
+        let primary_key: &[String] = match self.settings.load_method {
+            LoadMethod::Upsert => &key_columns,
+            LoadMethod::AppendOnly => &[],
+        };
         model
-            .reconcile(&wanted, &key_columns)
+            .reconcile(&wanted, primary_key)
             .map_err(|e| stream_error(e.to_string()))?;
         let previous = self.streams.remove(&message.stream);
         let mut stream = Stream::new(

@@ -269,7 +269,8 @@ impl Stream {
         }
 
         self.key_scratch.clear();
-        for &slot in &plan.key_slots {
+        let key_slots: &[usize] = if plan.merge { &plan.key_slots } else { &[] };
+        for &slot in key_slots {
             let (from, to) = self.field_bounds.get(slot).copied().unwrap_or((0, 0));
             let field = out.get(from..to).unwrap_or_default();
             if field == (-1i32).to_be_bytes() {
