@@ -1,0 +1,17 @@
+//! End-to-end tests of target-postgres: every test runs the built binary with Singer messages
+//! on stdin against a real PostgreSQL (`TARGET_POSTGRES_TEST_URL`), each in its own schema, and
+//! checks the resulting tables and the state lines on stdout as a user would.
+//!
+//! Modules: [`names`] (stream, table and column naming), [`types`] (JSON Schema → column
+//! types and value encoding), [`loading`] (append, upsert, schema evolution, batching,
+//! parallel flushes), [`state`] (which STATE lines are written, and when), [`errors`] (bad
+//! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
+//! (arguments, configuration, input handling).
+
+mod cli;
+mod errors;
+mod loading;
+mod names;
+mod state;
+mod support;
+mod types;

@@ -1,0 +1,510 @@
+//! Shared helpers for the end-to-end tests: where the test database is, a per-test schema that
+//! is dropped afterwards, running the built `target-postgres` binary with a config file and
+//! JSONL on stdin, building Singer messages, and reading tables back as strings or JSON.
+//!
+//! Every test gets its own schema (`tp_<test>_<pid>_<n>`), so the tests of this binary run in
+//! parallel against one server without seeing each other's tables.
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The built binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_target-postgres");
+
+/// A run that takes longer than this is treated as hung: the process is killed and the test
+/// fails. It is a safety net against a deadlock, never a performance assertion.
+const HANG_LIMIT: Duration = Duration::from_secs(180);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The database the tests load into: `TARGET_POSTGRES_TEST_URL`, or the local default.
+pub fn db_url() -> String {
+    std::env::var("TARGET_POSTGRES_TEST_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A fresh synchronous connection to the test database, with `TimeZone` UTC so timestamps
+/// read back the same on every machine.
+pub fn connect() -> postgres::Client {
+    let mut client = postgres::Client::connect(&db_url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to the test database {}: {e}", db_url()));
+    client
+        .batch_execute("SET TIME ZONE 'UTC'")
+        .unwrap_or_else(|e| panic!("setting the time zone: {e}"));
+    client
+}
+
+/// The server's message for a database error, or the client error itself.
+pub fn db_err(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// A unique number for this process (schema names, temp file names).
+pub fn unique() -> usize {
+    COUNTER.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Quotes an identifier for SQL text written by the tests.
+pub fn qi(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for SQL text written by the tests.
+pub fn ql(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A uniquely named schema for one test. Creating the guard creates nothing in the database
+/// (the target creates the schema); dropping it drops the schema with everything in it.
+pub struct TestSchema {
+    /// The schema name, exactly as it is in the database.
+    pub name: String,
+}
+
+impl TestSchema {
+    /// A lower-case schema name `tp_<test>_<pid>_<n>`, at most 63 bytes.
+    pub fn new(test: &str) -> TestSchema {
+        let test: String = test
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(32)
+            .collect();
+        let name = format!("tp_{test}_{}_{}", std::process::id(), unique());
+        TestSchema::named(name)
+    }
+
+    /// A guard for an exact schema name (for tests about verbatim names).
+    pub fn named(name: String) -> TestSchema {
+        assert!(name.len() <= 63, "test schema name too long: {name}");
+        let schema = TestSchema { name };
+        // A leftover from an earlier crashed run with the same pid must not leak into this one.
+        schema.drop_now();
+        schema
+    }
+
+    /// `"schema"."table"`, quoted.
+    pub fn table(&self, table: &str) -> String {
+        format!("{}.{}", qi(&self.name), qi(table))
+    }
+
+    /// Creates the schema (for tests that prepare tables the way another loader would).
+    pub fn create(&self) {
+        connect()
+            .batch_execute(&format!("CREATE SCHEMA {}", qi(&self.name)))
+            .unwrap_or_else(|e| panic!("creating schema {}: {}", self.name, db_err(&e)));
+    }
+
+    /// Runs SQL text (several statements allowed) against the test database.
+    pub fn execute(&self, sql: &str) {
+        connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("running {sql}: {}", db_err(&e)));
+    }
+
+    /// Whether the schema exists.
+    pub fn exists(&self) -> bool {
+        scalar_bool(&format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {})",
+            ql(&self.name)
+        ))
+    }
+
+    /// The tables (relkind `r`) in the schema, sorted by name.
+    pub fn tables(&self) -> Vec<String> {
+        strings(&format!(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = {} AND c.relkind IN ('r', 'p') ORDER BY c.relname",
+            ql(&self.name)
+        ))
+    }
+
+    /// Whether `table` exists in the schema.
+    pub fn has_table(&self, table: &str) -> bool {
+        self.tables().iter().any(|t| t == table)
+    }
+
+    /// `(column name, format_type)` of every live column of `table`, in column order.
+    pub fn columns(&self, table: &str) -> Vec<(String, String)> {
+        let mut client = connect();
+        let rows = client
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                 FROM pg_attribute a \
+                 JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attnum",
+                &[&self.name, &table],
+            )
+            .unwrap_or_else(|e| panic!("reading columns of {table}: {}", db_err(&e)));
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    }
+
+    /// The column names of `table`, in column order.
+    pub fn column_names(&self, table: &str) -> Vec<String> {
+        self.columns(table).into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// The primary key columns of `table`, in key order (empty without a primary key).
+    pub fn primary_key(&self, table: &str) -> Vec<String> {
+        strings(&format!(
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = {}::regclass AND i.indisprimary \
+             ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            ql(&self.table(table))
+        ))
+    }
+
+    /// Every row of `table` as a JSON object (`to_jsonb`), ordered by `order_by` (SQL text).
+    pub fn rows(&self, table: &str, order_by: &str) -> Vec<Value> {
+        json_rows(&format!(
+            "SELECT to_jsonb(t)::text FROM {} t ORDER BY {order_by}",
+            self.table(table)
+        ))
+    }
+
+    /// Number of rows in `table`.
+    pub fn count(&self, table: &str) -> i64 {
+        scalar_i64(&format!("SELECT count(*) FROM {}", self.table(table)))
+    }
+
+    /// Drops the schema now (also done on drop).
+    pub fn drop_now(&self) {
+        if let Ok(mut client) = postgres::Client::connect(&db_url(), postgres::NoTls) {
+            let _ =
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", qi(&self.name)));
+        }
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+/// One column of every row of `sql`, each cell as text (`NULL` → `None`). The query must
+/// return one `text` column.
+pub fn opt_strings(sql: &str) -> Vec<Option<String>> {
+    let mut client = connect();
+    let rows = client
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("running {sql}: {}", db_err(&e)));
+    rows.iter().map(|r| r.get::<_, Option<String>>(0)).collect()
+}
+
+/// One non-null `text` column of every row of `sql`.
+pub fn strings(sql: &str) -> Vec<String> {
+    opt_strings(sql)
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| panic!("unexpected NULL from {sql}")))
+        .collect()
+}
+
+/// Every row of `sql` as text cells: the query's columns are cast by the caller as needed;
+/// each cell is read as `text` (use `::text` in the query).
+pub fn text_rows(sql: &str) -> Vec<Vec<Option<String>>> {
+    let mut client = connect();
+    let rows = client
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("running {sql}: {}", db_err(&e)));
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.get::<_, Option<String>>(i))
+                .collect()
+        })
+        .collect()
+}
+
+/// One `text` column of JSON per row, parsed.
+pub fn json_rows(sql: &str) -> Vec<Value> {
+    strings(sql)
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap_or_else(|e| panic!("bad JSON {s}: {e}")))
+        .collect()
+}
+
+/// The single `text` value of `sql`.
+pub fn scalar(sql: &str) -> Option<String> {
+    let mut all = opt_strings(sql);
+    assert_eq!(all.len(), 1, "expected one row from {sql}");
+    all.remove(0)
+}
+
+/// The single `bigint` value of `sql`.
+pub fn scalar_i64(sql: &str) -> i64 {
+    let mut client = connect();
+    client
+        .query_one(sql, &[])
+        .unwrap_or_else(|e| panic!("running {sql}: {}", db_err(&e)))
+        .get(0)
+}
+
+/// The single `boolean` value of `sql`.
+pub fn scalar_bool(sql: &str) -> bool {
+    let mut client = connect();
+    client
+        .query_one(sql, &[])
+        .unwrap_or_else(|e| panic!("running {sql}: {}", db_err(&e)))
+        .get(0)
+}
+
+/// What a run of the binary left behind.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
+}
+
+impl Output {
+    /// The stdout lines (without line ends).
+    pub fn lines(&self) -> Vec<String> {
+        self.stdout.lines().map(str::to_string).collect()
+    }
+
+    /// Every stdout line parsed as JSON: the state values written, in order.
+    pub fn states(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l:?}\n{self}"))
+            })
+            .collect()
+    }
+
+    /// Asserts exit code 0.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success\n{self}");
+        self
+    }
+
+    /// Asserts exit code 1 (a failed load; never a panic's 101 or a signal).
+    #[track_caller]
+    pub fn assert_load_failure(&self) -> &Self {
+        assert_eq!(self.code, Some(1), "expected exit code 1\n{self}");
+        self
+    }
+
+    /// Asserts that stderr contains every one of `needles`.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, needles: &[&str]) -> &Self {
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "stderr does not mention {needle:?}\n{self}"
+            );
+        }
+        self
+    }
+
+    /// The stderr lines that contain `needle`.
+    pub fn stderr_lines_with(&self, needle: &str) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.contains(needle)).collect()
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The base config of a test: the connection as `url` and the test's schema.
+pub fn base_config(schema: &TestSchema) -> Value {
+    json!({ "url": db_url(), "schema": schema.name })
+}
+
+/// `base` with every key of `extra` set (later wins).
+pub fn merged(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.insert(k, v);
+        }
+    }
+    base
+}
+
+/// A temporary file that is removed when dropped.
+pub struct TempFile {
+    /// Where the file is.
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    /// Writes `contents` to a new uniquely named file ending in `suffix`.
+    pub fn new(suffix: &str, contents: &[u8]) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "tp_e2e_{}_{}{suffix}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+        TempFile { path }
+    }
+
+    /// The path as a string argument.
+    pub fn arg(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Runs the target with the test's connection and schema plus `extra_config`, `input` on stdin.
+pub fn run_target(schema: &TestSchema, extra_config: Value, input: &str) -> Output {
+    run_target_bytes(schema, extra_config, input.as_bytes())
+}
+
+/// [`run_target`] with raw stdin bytes (gzip, invalid UTF-8).
+pub fn run_target_bytes(schema: &TestSchema, extra_config: Value, input: &[u8]) -> Output {
+    let config = merged(base_config(schema), extra_config);
+    run_with_config(&config, &[], input)
+}
+
+/// Writes `config` to a temp file and runs `--config <file>` plus `args`, `input` on stdin.
+pub fn run_with_config(config: &Value, args: &[&str], input: &[u8]) -> Output {
+    let file = TempFile::new(".json", config.to_string().as_bytes());
+    let mut all = vec!["--config".to_string(), file.arg()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    run_args(&refs, input, &[])
+}
+
+/// Runs the binary with exactly `args`, `input` on stdin and extra environment variables.
+/// `RUST_LOG` is fixed to `info` so tests see warnings whatever the caller's environment says.
+pub fn run_args(args: &[&str], input: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    // The target may stop reading early (on an error); a broken pipe here is expected then.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > HANG_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("target-postgres {args:?} did not finish within {HANG_LIMIT:?}");
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("waiting for target-postgres: {e}"),
+        }
+    };
+    let _ = writer.join();
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Output {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// The path of a file under `fixtures/`.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// The contents of a file under `fixtures/`.
+pub fn fixture(name: &str) -> String {
+    let path = fixture_path(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"))
+}
+
+/// A SCHEMA message line for `stream` with these JSON Schema `properties` and keys.
+pub fn schema_msg(stream: &str, properties: Value, keys: &[&str]) -> String {
+    json!({
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": { "type": "object", "properties": properties },
+        "key_properties": keys,
+    })
+    .to_string()
+}
+
+/// A RECORD message line.
+pub fn record(stream: &str, record: Value) -> String {
+    json!({ "type": "RECORD", "stream": stream, "record": record }).to_string()
+}
+
+/// A STATE message line.
+pub fn state(value: Value) -> String {
+    json!({ "type": "STATE", "value": value }).to_string()
+}
+
+/// Joins message lines into JSONL input (each line ends in `\n`).
+pub fn jsonl<S: AsRef<str>>(lines: &[S]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(line.as_ref());
+        out.push('\n');
+    }
+    out
+}
+
+/// The JSON Schema of a nullable value of `ty`.
+pub fn nullable(ty: &str) -> Value {
+    json!({ "type": ["null", ty] })
+}
