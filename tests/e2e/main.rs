@@ -6,9 +6,11 @@
 //! types and value encoding), [`loading`] (append, upsert, schema evolution, batching,
 //! parallel flushes), [`state`] (which STATE lines are written, and when), [`errors`] (bad
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
-//! (arguments, configuration, input handling).
+//! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
+//! watched live, time-based flushing, graceful stop).
 
 mod cli;
+mod concurrency;
 mod errors;
 mod loading;
 mod names;
