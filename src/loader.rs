@@ -34,6 +34,9 @@ use crate::table::{Tables, WantedColumn};
 /// `TARGET_POSTGRES_FLUSH_CHUNK_MB`).
 const FLUSH_CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
+/// The size of a stream's first flush; later ones double up to the full chunk.
+const FIRST_CHUNK_BYTES: usize = 256 * 1024;
+
 /// How often a silent input is interrupted to look for a stop signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(250);
 
@@ -79,7 +82,7 @@ pub fn run(
         .max(1);
     // Enough queued work to keep every connection busy with the next chunk ready, and no
     // more: a deeper queue only holds memory while the database is the bottleneck.
-    let queue_bytes = (flush_chunk_bytes * 2 * (settings.max_parallelism + 1))
+    let queue_bytes = (flush_chunk_bytes * (settings.max_parallelism + 2))
         .min(settings.max_buffer_bytes / 2)
         .max(1);
     let workers = Workers::start(
@@ -353,6 +356,12 @@ impl Loader<'_> {
                 .get(table_id)
                 .ok_or_else(|| Error::Internal("table vanished".into()))?;
             stream.refresh_plan(table, self.settings.load_method);
+            if stream.batch.is_empty() && stream.batch.buffer().capacity() == 0 {
+                let spare = self.workers.spare_buffer();
+                stream
+                    .batch
+                    .prepare(chunk_limit(self.flush_chunk_bytes, stream.flushes), spare);
+            }
             match stream.append_record(message.record, seq, line, self.options, &mut self.stats) {
                 Ok(opened) => {
                     if opened {
@@ -391,7 +400,7 @@ impl Loader<'_> {
             .get(message.stream.as_ref())
             .ok_or_else(|| Error::Internal("stream vanished".into()))?;
         if stream.batch.appended_rows() >= self.settings.batch_size_rows
-            || stream.batch.byte_len() >= self.flush_chunk_bytes
+            || stream.batch.byte_len() >= chunk_limit(self.flush_chunk_bytes, stream.flushes)
         {
             if self.settings.flush_all_streams {
                 self.flush_all()?;
@@ -451,6 +460,7 @@ impl Loader<'_> {
             return Err(Error::Internal("stream without a plan has rows".into()));
         };
         let batch = stream.batch.take();
+        stream.flushes = stream.flushes.saturating_add(1);
         let job = FlushJob {
             table_id: table.id,
             table: table.qualified.clone(),
@@ -540,6 +550,13 @@ impl Loader<'_> {
         }
         Ok(summary)
     }
+}
+
+/// The byte size at which a stream's buffer flushes. A stream's first flushes are small
+/// (256 KiB, doubling up to the full chunk) so the database starts working after a few
+/// hundred rows instead of waiting for a whole chunk to be parsed.
+fn chunk_limit(full_chunk: usize, flushes_so_far: u32) -> usize {
+    (FIRST_CHUNK_BYTES << flushes_so_far.min(16)).min(full_chunk)
 }
 
 fn record_error(error: RecordError, line: u64, stream: &str) -> Error {

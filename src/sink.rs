@@ -29,7 +29,12 @@ pub struct Batch {
     lines: (u64, u64),
     /// When the oldest row arrived, for `max_batch_age_seconds`.
     opened_at: Option<Instant>,
+    /// Bytes of the previous batch, to size the next buffer.
+    previous_len: usize,
 }
+
+/// Room left beyond the flush size so that the row that crosses it does not double the buffer.
+const ROW_SLACK_BYTES: usize = 64 * 1024;
 
 /// A batch handed over for flushing.
 #[derive(Debug)]
@@ -45,6 +50,28 @@ pub struct TakenBatch {
 }
 
 impl Batch {
+    /// Gives an empty batch a buffer for the rows to come: a recycled one when the flush
+    /// workers hand one back, else one sized like the previous batch (capped at the flush
+    /// size). Growing by doubling instead would leave each full buffer with up to twice the
+    /// memory it uses; allocating afresh for every flush fragments the heap until the
+    /// process's memory grows with the input.
+    pub fn prepare(&mut self, flush_bytes: usize, recycled: Option<Vec<u8>>) {
+        if self.rows.capacity() > 0 {
+            return;
+        }
+        if let Some(buffer) = recycled {
+            self.rows = buffer;
+            self.rows.clear();
+        }
+        let expected = if self.previous_len > 0 {
+            self.previous_len.saturating_mul(2).min(flush_bytes) + ROW_SLACK_BYTES
+        } else {
+            0
+        };
+        self.rows
+            .reserve(expected.saturating_sub(self.rows.capacity()));
+    }
+
     /// The buffer rows are encoded into; a row starts at its current length.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.rows
@@ -101,23 +128,29 @@ impl Batch {
         self.row_count == 0
     }
 
-    /// Hands the live rows over and starts afresh.
+    /// Hands the live rows over and starts afresh, keeping the key index's allocation.
     pub fn take(&mut self) -> TakenBatch {
         let rows = if self.retired_count == 0 {
             std::mem::take(&mut self.rows)
         } else {
-            self.compact()
+            let live = self.compact();
+            // The old buffer is reused for the next batch.
+            self.rows.clear();
+            live
         };
         let taken = TakenBatch {
             rows,
             row_count: self.live_rows(),
-            first_seq: self.first_seq,
-            lines: self.lines,
+            first_seq: self.first_seq.take(),
+            lines: std::mem::take(&mut self.lines),
         };
-        // Keep the allocation of the row buffer's successor modest but warm.
-        let capacity = taken.rows.len().min(64 * 1024 * 1024);
-        *self = Batch::default();
-        self.rows.reserve(capacity / 2);
+        self.previous_len = taken.rows.len();
+        self.row_starts.clear();
+        self.retired.clear();
+        self.retired_count = 0;
+        self.key_index.clear();
+        self.row_count = 0;
+        self.opened_at = None;
         taken
     }
 

@@ -93,6 +93,8 @@ pub struct Stream {
     pub unknown_properties: HashSet<String>,
     /// Values of such properties ignored.
     pub ignored_values: u64,
+    /// Flushes submitted so far (the first ones are kept small, see the loader).
+    pub flushes: u32,
     plan: Option<Plan>,
     slots: Vec<Option<(usize, usize)>>,
     field_bounds: Vec<(usize, usize)>,
@@ -121,6 +123,7 @@ impl Stream {
             batch: Batch::default(),
             unknown_properties: HashSet::new(),
             ignored_values: 0,
+            flushes: 0,
             plan: None,
             slots: Vec::new(),
             field_bounds: Vec::new(),

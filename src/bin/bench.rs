@@ -154,9 +154,10 @@ fn run() -> Result<(), String> {
         median(&ratios),
         median(&peaks)
     );
-    reset_schema(&mut client)?;
     client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; DROP SCHEMA IF EXISTS {SCHEMA}_raw CASCADE"
+        ))
         .map_err(|e| e.to_string())?;
     if options.keep {
         println!("input and config kept in {}", work.display());
@@ -283,12 +284,7 @@ fn generate(options: &Options, input: &Path, csv_dir: &Path) -> Result<(), Strin
             1 + rng.below(12),
             1 + rng.below(28)
         );
-        let balance = format!(
-            "{}{}.{:02}",
-            rng.below(1_000_000),
-            rng.below(1000),
-            rng.below(100)
-        );
+        let balance = format!("{}.{:02}", rng.below(1_000_000_000), rng.below(100));
         let tags: Vec<&str> = (0..rng.below(4))
             .map(|_| TAGS[rng.below(TAGS.len() as u64) as usize])
             .collect();

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 /// Attempts per flush before a transient error becomes fatal.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// Bytes handed to the driver per COPY write.
+const COPY_PIECE_BYTES: usize = 64 * 1024;
+
 /// How the rows of a job reach the table.
 #[derive(Debug, Clone)]
 pub enum WriteMode {
@@ -236,10 +239,14 @@ fn copy_rows(
     let mut writer = transaction.copy_in(statement)?;
     // Write errors surface as the server's error on finish(); the io::Error itself only
     // says the stream broke.
-    let written = writer
-        .write_all(COPY_HEADER)
-        .and_then(|()| writer.write_all(rows))
-        .and_then(|()| writer.write_all(COPY_TRAILER));
+    // In pieces: the driver copies each write into one protocol message, and its connection
+    // keeps the largest write buffer it ever needed for as long as the pooled connection
+    // lives. Small pieces keep every connection's buffers small.
+    let written = writer.write_all(COPY_HEADER).and_then(|()| {
+        rows.chunks(COPY_PIECE_BYTES)
+            .try_for_each(|piece| writer.write_all(piece))
+    });
+    let written = written.and_then(|()| writer.write_all(COPY_TRAILER));
     match written {
         Ok(()) => writer.finish(),
         Err(_) => writer.finish(),

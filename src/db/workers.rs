@@ -57,6 +57,8 @@ struct Queue {
     pending_bytes: usize,
     pending_jobs: usize,
     max_bytes: usize,
+    /// Row buffers of finished jobs, for the reader to fill again.
+    spare_buffers: Vec<Vec<u8>>,
     shutdown: bool,
     failure: Option<Error>,
     totals: HashMap<String, StreamTotals>,
@@ -102,10 +104,18 @@ impl Workers {
     /// error once one has happened.
     pub fn submit(&self, job: FlushJob) -> Result<()> {
         let bytes = job.rows.len();
+        let table = job.table_id;
         let mut queue = self.shared.lock();
+        // Wait while the memory bound is reached, or while this table already has a job
+        // waiting behind the running one: a table's jobs run one at a time, so a deeper
+        // queue for it would only hold memory, not speed anything up.
         while queue.failure.is_none()
             && queue.pending_jobs > 0
-            && queue.pending_bytes + bytes > queue.max_bytes
+            && (queue.pending_bytes + bytes > queue.max_bytes
+                || queue
+                    .waiting
+                    .get(&table)
+                    .is_some_and(|jobs| !jobs.is_empty()))
         {
             queue = self.shared.wait(&self.shared.done, queue);
         }
@@ -117,7 +127,6 @@ impl Workers {
         if self.threads.is_empty() {
             return Err(Error::Internal("no flush worker could be started".into()));
         }
-        let table = job.table_id;
         queue.pending_bytes += bytes;
         queue.pending_jobs += 1;
         let jobs = queue.waiting.entry(table).or_default();
@@ -128,6 +137,11 @@ impl Workers {
         drop(queue);
         self.shared.work.notify_one();
         Ok(())
+    }
+
+    /// A row buffer a finished flush left behind, if any.
+    pub fn spare_buffer(&self) -> Option<Vec<u8>> {
+        self.shared.lock().spare_buffers.pop()
     }
 
     /// Bytes queued or being flushed.
@@ -219,6 +233,12 @@ impl Shared {
             };
             let mut queue = self.lock();
             queue.complete(&job, outcome, elapsed);
+            // Enough spares for every connection plus the reader; more would only hold memory.
+            if queue.spare_buffers.len() < queue.max_spares() && job.rows.capacity() > 0 {
+                let mut rows = job.rows;
+                rows.clear();
+                queue.spare_buffers.push(rows);
+            }
             drop(queue);
             self.done.notify_all();
             self.work.notify_one();
@@ -227,6 +247,10 @@ impl Shared {
 }
 
 impl Queue {
+    fn max_spares(&self) -> usize {
+        self.running.len() + 1
+    }
+
     fn take_ready_job(&mut self) -> Option<FlushJob> {
         let table = self.ready.pop_front()?;
         let job = self.waiting.get_mut(&table)?.pop_front()?;

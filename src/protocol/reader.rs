@@ -97,10 +97,7 @@ impl LineReader {
         let (number, start, end) = loop {
             if self.position < self.chunk.len() {
                 let rest = &self.chunk[self.position..];
-                let length = rest
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(rest.len(), |n| n + 1);
+                let length = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
                 let start = self.position;
                 self.position += length;
                 self.line_number += 1;
@@ -204,12 +201,12 @@ fn read_chunks(
                     return;
                 }
             }
-            if chunk[searched..].contains(&b'\n') {
+            if memchr::memchr(b'\n', &chunk[searched..]).is_some() {
                 break;
             }
         }
         if !at_end {
-            if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
+            if let Some(last) = memchr::memrchr(b'\n', &chunk) {
                 carry.extend_from_slice(&chunk[last + 1..]);
                 chunk.truncate(last + 1);
             }

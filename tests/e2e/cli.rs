@@ -549,3 +549,24 @@ fn readme_main_command_loads_the_users_fixture_with_the_sample_config() {
         }}))
     );
 }
+
+#[test]
+fn readme_settings_table_matches_about_markdown() {
+    // The README's table is generated from `--about --format markdown`; this keeps them equal.
+    let output = run_args(&["--about", "--format", "markdown"], b"", &[]);
+    output.assert_success();
+    let table: String = output
+        .stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("| Setting"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(table.lines().count() > 10, "{}", output.stdout);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(&table),
+        "README settings table is out of date: paste the output of \
+         `target-postgres --about --format markdown`"
+    );
+}
