@@ -624,7 +624,7 @@ fn flush_all_streams_makes_a_full_stream_flush_every_stream() {
 #[test]
 fn maximum_batch_size_mb_flushes_before_batch_size_rows() {
     // Rows of ~700 kB: two of them pass a 1 MB bound, so the first state is released before
-    // the end of input; with the default bound everything waits for the end.
+    // the end of input; small rows under the defaults wait for the end.
     let big = "x".repeat(700_000);
     let input = jsonl(&[
         keyed_schema("t"),
@@ -646,8 +646,17 @@ fn maximum_batch_size_mb_flushes_before_batch_size_rows() {
         2_100_000
     );
 
+    // Small rows under the defaults stay buffered until the end of input: one flush.
+    let small = jsonl(&[
+        keyed_schema("t"),
+        record("t", json!({"id": 1, "name": "a"})),
+        state(json!({"s": 1})),
+        record("t", json!({"id": 2, "name": "b"})),
+        record("t", json!({"id": 3, "name": "c"})),
+        state(json!({"s": 2})),
+    ]);
     let unbounded = TestSchema::new("max_mb_off");
-    let out = run_target(&unbounded, json!({}), &input);
+    let out = run_target(&unbounded, json!({}), &small);
     out.assert_success();
     assert_eq!(out.states(), vec![json!({"s": 2})]);
     assert_eq!(unbounded.count("t"), 3);
