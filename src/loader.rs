@@ -34,6 +34,9 @@ use crate::table::{Tables, WantedColumn};
 /// `TARGET_POSTGRES_FLUSH_CHUNK_MB`).
 const FLUSH_CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
+/// The reader's budget for all streams' buffers together, in flush chunks.
+const READER_BUDGET_CHUNKS: usize = 4;
+
 /// The size of a stream's first flush; later ones double up to the full chunk.
 const FIRST_CHUNK_BYTES: usize = 256 * 1024;
 
@@ -82,7 +85,12 @@ pub fn run(
         .max(1);
     // Enough queued work to keep every connection busy with the next chunk ready, and no
     // more: a deeper queue only holds memory while the database is the bottleneck.
-    let queue_bytes = (flush_chunk_bytes * (settings.max_parallelism + 2))
+    let queue_bytes = (flush_chunk_bytes * (settings.max_parallelism + 1))
+        .min(settings.max_buffer_bytes / 2)
+        .max(1);
+    // What the reader may hold across all streams before it flushes the largest buffer;
+    // with the queue above, within maximum_batch_size_mb.
+    let buffer_budget = (flush_chunk_bytes * READER_BUDGET_CHUNKS)
         .min(settings.max_buffer_bytes / 2)
         .max(1);
     let workers = Workers::start(
@@ -108,6 +116,8 @@ pub fn run(
             allow_reserved_words: settings.allow_reserved_words,
         },
         flush_chunk_bytes,
+        buffered_bytes: 0,
+        buffer_budget,
         shutdown,
     };
     let result = loader.read_all(reader);
@@ -130,6 +140,10 @@ struct Loader<'s> {
     options: EncodeOptions,
     naming: NamingOptions,
     flush_chunk_bytes: usize,
+    /// Bytes held in all streams' buffers.
+    buffered_bytes: usize,
+    /// When `buffered_bytes` reaches this, the largest buffer flushes.
+    buffer_budget: usize,
     shutdown: &'s Shutdown,
 }
 
@@ -362,8 +376,10 @@ impl Loader<'_> {
                     .batch
                     .prepare(chunk_limit(self.flush_chunk_bytes, stream.flushes), spare);
             }
+            let before = stream.batch.byte_len();
             match stream.append_record(message.record, seq, line, self.options, &mut self.stats) {
                 Ok(opened) => {
+                    self.buffered_bytes += stream.batch.byte_len().saturating_sub(before);
                     if opened {
                         self.tracker.open_batch(seq);
                     }
@@ -409,6 +425,9 @@ impl Loader<'_> {
                 self.flush_stream(&name)?;
             }
         }
+        if self.buffered_bytes >= self.buffer_budget {
+            self.enforce_buffer_budget()?;
+        }
         if self.records_read % HOUSEKEEPING_EVERY == 0 {
             self.housekeeping()?;
         }
@@ -421,12 +440,14 @@ impl Loader<'_> {
         if let Some(error) = self.workers.take_failure() {
             return Err(error);
         }
-        self.flush_aged_batches()?;
-        loop {
-            let buffered: usize = self.streams.values().map(|s| s.batch.byte_len()).sum();
-            if buffered + self.workers.pending_bytes() < self.settings.max_buffer_bytes {
-                return Ok(());
-            }
+        self.flush_aged_batches()
+    }
+
+    /// Keeps the bytes buffered across all streams under the reader's budget by flushing the
+    /// largest buffer. With many streams filling at the same pace this also staggers their
+    /// flushes, so the database gets a steady flow instead of every stream at once.
+    fn enforce_buffer_budget(&mut self) -> Result<()> {
+        while self.buffered_bytes >= self.buffer_budget {
             let largest = self
                 .streams
                 .values()
@@ -437,13 +458,8 @@ impl Loader<'_> {
                 Some(name) => self.flush_stream(&name)?,
                 None => return Ok(()),
             }
-            // Submitting waits for room, so after one flush the bound holds again unless
-            // other buffers are large too.
-            let buffered: usize = self.streams.values().map(|s| s.batch.byte_len()).sum();
-            if buffered < self.settings.max_buffer_bytes / 2 {
-                return Ok(());
-            }
         }
+        Ok(())
     }
 
     fn flush_stream(&mut self, name: &str) -> Result<()> {
@@ -459,6 +475,7 @@ impl Loader<'_> {
         let Some(mode) = stream.write_mode() else {
             return Err(Error::Internal("stream without a plan has rows".into()));
         };
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(stream.batch.byte_len());
         let batch = stream.batch.take();
         stream.flushes = stream.flushes.saturating_add(1);
         let job = FlushJob {
