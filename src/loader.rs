@@ -5,7 +5,6 @@
 //! first targets a table (one catalog read) and waits on the workers only when the memory
 //! bound is reached.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,13 +19,16 @@ use crate::db::sql::OnConflict;
 use crate::db::workers::{StreamTotals, Workers};
 use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
-use crate::protocol::message::{parse_message, Message, RecordMessage, SchemaMessage};
+use crate::fast_hash::FastMap;
+use crate::protocol::message::{
+    parse_message_into, walk_record, Message, RecordBody, RecordMessage, RecordSlots, SchemaMessage,
+};
 use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::StateTracker;
 use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
 use crate::schema::types::column_type_for;
 use crate::shutdown::Shutdown;
-use crate::stream::{Property, RecordError, Stream};
+use crate::stream::{Property, RecordError, Stream, StreamSlots};
 use crate::table::{Tables, WantedColumn};
 
 /// A stream's buffer flushes once it holds this many bytes, even below `batch_size_rows`,
@@ -103,7 +105,7 @@ pub fn run(
         settings,
         client,
         tables: Tables::default(),
-        streams: HashMap::new(),
+        streams: FastMap::default(),
         workers,
         tracker,
         records_read: 0,
@@ -132,7 +134,7 @@ struct Loader<'s> {
     settings: &'s Settings,
     client: Client,
     tables: Tables,
-    streams: HashMap<String, Stream>,
+    streams: FastMap<String, Stream>,
     workers: Workers,
     tracker: Arc<StateTracker>,
     records_read: u64,
@@ -165,9 +167,19 @@ impl Loader<'_> {
                 }
                 NextLine::End => return Ok(()),
             };
-            let message = parse_message(text).map_err(|message| Error::Input { line, message })?;
+            let message = {
+                let mut slots = SlotFiller {
+                    streams: Some(&mut self.streams),
+                    current: None,
+                    tables: &self.tables,
+                    load_method: self.settings.load_method,
+                    line: text,
+                };
+                parse_message_into(text, &mut slots)
+                    .map_err(|message| Error::Input { line, message })?
+            };
             match message {
-                Message::Record(record) => self.on_record(record, line)?,
+                Message::Record(record) => self.on_record(record, line, text)?,
                 Message::Schema(schema) => self.on_schema(schema, line)?,
                 Message::State { value } => {
                     self.tracker.push_state(self.records_read, value.get())?
@@ -349,7 +361,7 @@ impl Loader<'_> {
         (schema, clean_name(name, self.naming))
     }
 
-    fn on_record(&mut self, message: RecordMessage<'_>, line: u64) -> Result<()> {
+    fn on_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {
         let seq = self.records_read;
         let Some(stream) = self.streams.get_mut(message.stream.as_ref()) else {
             return Err(Error::Stream {
@@ -359,6 +371,21 @@ impl Loader<'_> {
             });
         };
         let table_id = stream.table_id;
+        if let RecordBody::Raw(raw) = message.record {
+            // Kept whole (for validation, or its stream was named after it): walk it now.
+            let table = self
+                .tables
+                .get(table_id)
+                .ok_or_else(|| Error::Internal("table vanished".into()))?;
+            stream.refresh_plan(table, self.settings.load_method);
+            stream
+                .validate(raw.get())
+                .map_err(|e| record_error(e, line, message.stream.as_ref()))?;
+            stream.begin_record();
+            walk_record(raw.get(), &mut StreamSlots::new(stream, text)).map_err(|reason| {
+                record_error(RecordError::Invalid(reason), line, message.stream.as_ref())
+            })?;
+        }
         let mut widened = false;
         loop {
             let stream = self
@@ -377,7 +404,7 @@ impl Loader<'_> {
                     .prepare(chunk_limit(self.flush_chunk_bytes, stream.flushes), spare);
             }
             let before = stream.batch.byte_len();
-            match stream.append_record(message.record, seq, line, self.options, &mut self.stats) {
+            match stream.encode_row(text, seq, line, self.options, &mut self.stats) {
                 Ok(opened) => {
                     self.buffered_bytes += stream.batch.byte_len().saturating_sub(before);
                     if opened {
@@ -574,6 +601,55 @@ impl Loader<'_> {
 /// hundred rows instead of waiting for a whole chunk to be parsed.
 fn chunk_limit(full_chunk: usize, flushes_so_far: u32) -> usize {
     (FIRST_CHUNK_BYTES << flushes_so_far.min(16)).min(full_chunk)
+}
+
+/// Routes a RECORD's values, while its line is parsed, into the slots of its stream.
+struct SlotFiller<'a> {
+    /// Taken by the one stream the line names.
+    streams: Option<&'a mut FastMap<String, Stream>>,
+    current: Option<StreamSlots<'a>>,
+    tables: &'a Tables,
+    load_method: LoadMethod,
+    line: &'a str,
+}
+
+impl RecordSlots for SlotFiller<'_> {
+    fn begin(&mut self, stream: &str) -> bool {
+        let Some(stream) = self
+            .streams
+            .take()
+            .and_then(|streams| streams.get_mut(stream))
+        else {
+            return false;
+        };
+        // Validation needs the record whole: keep it raw.
+        if stream.validator.is_some() {
+            return false;
+        }
+        let Some(table) = self.tables.get(stream.table_id) else {
+            return false;
+        };
+        stream.refresh_plan(table, self.load_method);
+        stream.begin_record();
+        self.current = Some(StreamSlots::new(stream, self.line));
+        true
+    }
+
+    fn slot_of(&self, property: &str) -> Option<usize> {
+        self.current.as_ref()?.slot_of(property)
+    }
+
+    fn fill(&mut self, slot: usize, raw: &str) {
+        if let Some(current) = self.current.as_mut() {
+            current.fill(slot, raw);
+        }
+    }
+
+    fn unknown(&mut self, property: &str) {
+        if let Some(current) = self.current.as_mut() {
+            current.unknown(property);
+        }
+    }
 }
 
 fn record_error(error: RecordError, line: u64, stream: &str) -> Error {

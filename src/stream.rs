@@ -6,11 +6,7 @@
 //! batch buffer. Nothing per record is allocated except the key of a keyed upsert.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::sync::Arc;
-
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::config::LoadMethod;
 use crate::db::flush::{DirectCopy, WriteMode};
@@ -20,6 +16,7 @@ use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
 use crate::error::excerpt;
 use crate::fast_hash::FastMap;
+use crate::protocol::message::RecordSlots;
 use crate::sink::Batch;
 use crate::table::TableModel;
 
@@ -192,8 +189,10 @@ impl Stream {
                 copy: sql::copy_into(&table.qualified, &sql::column_list(&names)).into(),
             }
         };
-        self.slots = vec![None; columns.len()];
-        self.field_bounds = vec![(0, 0); columns.len()];
+        // Slots may hold a record walked before a widening rebuilt the plan; the property
+        // order, and so each property's slot, is unchanged.
+        self.slots.resize(columns.len(), None);
+        self.field_bounds.resize(columns.len(), (0, 0));
         self.plan = Some(Plan {
             generation: table.generation,
             columns,
@@ -204,49 +203,45 @@ impl Stream {
         });
     }
 
-    /// Encodes one record into the batch. Returns whether it opened the batch.
-    pub fn append_record(
+    /// Checks the whole record against the stream's JSON Schema, when validation is on.
+    pub fn validate(&self, record: &str) -> Result<(), RecordError> {
+        let Some(validator) = &self.validator else {
+            return Ok(());
+        };
+        let value: serde_json::Value = serde_json::from_str(record)
+            .map_err(|e| RecordError::Invalid(format!("not a JSON object: {e}")))?;
+        if let Err(error) = validator.validate(&value) {
+            let path = error.instance_path().to_string();
+            let path = if path.is_empty() {
+                "/".to_string()
+            } else {
+                path
+            };
+            return Err(RecordError::Invalid(format!(
+                "fails its JSON Schema at {path}: {error}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Empties the slots for the next record.
+    pub fn begin_record(&mut self) {
+        self.slots.iter_mut().for_each(|slot| *slot = None);
+    }
+
+    /// Encodes the record whose values the slots point at (offsets into `line`) as one row of
+    /// the batch. Returns whether it opened the batch.
+    pub fn encode_row(
         &mut self,
-        record: &RawValue,
+        line: &str,
         seq: u64,
-        line: u64,
+        line_number: u64,
         options: EncodeOptions,
         stats: &mut EncodeStats,
     ) -> Result<bool, RecordError> {
         let Some(plan) = self.plan.as_ref() else {
             return Err(RecordError::Invalid("stream has no plan".into()));
         };
-        let text = record.get();
-        if let Some(validator) = &self.validator {
-            let value: serde_json::Value = serde_json::from_str(text)
-                .map_err(|e| RecordError::Invalid(format!("not a JSON object: {e}")))?;
-            if let Err(error) = validator.validate(&value) {
-                let path = error.instance_path().to_string();
-                let path = if path.is_empty() {
-                    "/".to_string()
-                } else {
-                    path
-                };
-                return Err(RecordError::Invalid(format!(
-                    "fails its JSON Schema at {path}: {error}"
-                )));
-            }
-        }
-
-        self.slots.iter_mut().for_each(|slot| *slot = None);
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let walker = RecordWalker {
-            slots: &mut self.slots,
-            slot_of: &plan.slot_of,
-            base: text.as_ptr() as usize,
-            unknown: &mut self.unknown_properties,
-            ignored: &mut self.ignored_values,
-            stream: &self.name,
-        };
-        deserializer
-            .deserialize_map(walker)
-            .map_err(|e| RecordError::Invalid(format!("record is not a JSON object: {e}")))?;
-
         let out = self.batch.buffer();
         let start = out.len();
         begin_tuple(plan.columns.len() as u16, out);
@@ -256,7 +251,7 @@ impl Stream {
                 .get(index)
                 .copied()
                 .flatten()
-                .and_then(|(offset, len)| text.get(offset..offset + len));
+                .and_then(|(offset, len)| line.get(offset..offset + len));
             let field_start = out.len();
             if let Err(error) = encode_field(raw, pg_type, options, stats, out) {
                 out.truncate(start);
@@ -288,91 +283,58 @@ impl Stream {
             self.key_scratch.extend_from_slice(field);
         }
         let key = plan.merge.then_some(self.key_scratch.as_slice());
-        Ok(self.batch.commit_row(start, key, seq, line))
-    }
-}
-
-/// Finds each property's raw value and records where it lies in the record text.
-struct RecordWalker<'a> {
-    slots: &'a mut [Option<(usize, usize)>],
-    slot_of: &'a FastMap<String, usize>,
-    base: usize,
-    unknown: &'a mut HashSet<String>,
-    ignored: &'a mut u64,
-    stream: &'a str,
-}
-
-impl<'de> Visitor<'de> for RecordWalker<'_> {
-    type Value = ();
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a JSON object")
+        Ok(self.batch.commit_row(start, key, seq, line_number))
     }
 
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match self.slot_of.get(key.as_str()) {
-                Some(&slot) => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    let text = raw.get();
-                    let offset = (text.as_ptr() as usize)
-                        .checked_sub(self.base)
-                        .ok_or_else(|| de::Error::custom("value outside the record"))?;
-                    if let Some(entry) = self.slots.get_mut(slot) {
-                        *entry = Some((offset, text.len()));
-                    }
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                    *self.ignored += 1;
-                    if !self.unknown.contains(key.as_str()) {
-                        log::warn!(
-                            "stream \"{}\": property \"{}\" is not in the schema; its values are ignored",
-                            self.stream,
-                            excerpt(key.as_str())
-                        );
-                        self.unknown.insert(key.as_str().to_string());
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// An object key, borrowed from the input unless it had escapes.
-enum Key<'de> {
-    Borrowed(&'de str),
-    Owned(String),
-}
-
-impl Key<'_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
+    /// Counts (and warns once about) a property the schema does not have.
+    fn note_unknown(&mut self, property: &str) {
+        self.ignored_values += 1;
+        if !self.unknown_properties.contains(property) {
+            log::warn!(
+                "stream \"{}\": property \"{}\" is not in the schema; its values are ignored",
+                self.name,
+                excerpt(property)
+            );
+            self.unknown_properties.insert(property.to_string());
         }
     }
 }
 
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key::Borrowed(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key::Owned(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key::Owned(v))
-            }
+/// A stream receiving one record's values, with offsets taken relative to its input line.
+pub struct StreamSlots<'a> {
+    stream: &'a mut Stream,
+    line_start: usize,
+}
+
+impl<'a> StreamSlots<'a> {
+    /// Slots of `stream` for a record read from `line` (the stream's plan must be current
+    /// and its slots emptied: see [`Stream::begin_record`]).
+    pub fn new(stream: &'a mut Stream, line: &str) -> StreamSlots<'a> {
+        StreamSlots {
+            stream,
+            line_start: line.as_ptr() as usize,
         }
-        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl RecordSlots for StreamSlots<'_> {
+    fn begin(&mut self, _: &str) -> bool {
+        true
+    }
+
+    fn slot_of(&self, property: &str) -> Option<usize> {
+        self.stream.plan.as_ref()?.slot_of.get(property).copied()
+    }
+
+    fn fill(&mut self, slot: usize, raw: &str) {
+        // The raw text lies inside the line: its offset is where it starts in the line.
+        let offset = (raw.as_ptr() as usize).wrapping_sub(self.line_start);
+        if let Some(entry) = self.stream.slots.get_mut(slot) {
+            *entry = Some((offset, raw.len()));
+        }
+    }
+
+    fn unknown(&mut self, property: &str) {
+        self.stream.note_unknown(property);
     }
 }

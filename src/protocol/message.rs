@@ -6,6 +6,9 @@
 
 use std::borrow::Cow;
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -58,64 +61,254 @@ pub struct SchemaMessage {
 pub struct RecordMessage<'a> {
     /// Stream name.
     pub stream: Cow<'a, str>,
-    /// The record object, verbatim.
-    pub record: &'a RawValue,
+    /// The record: already walked into its stream's slots, or verbatim.
+    pub record: RecordBody<'a>,
     /// ACTIVATE_VERSION version of a full-table sync.
     pub version: Option<i64>,
     /// When the tap extracted the record.
     pub time_extracted: Option<Cow<'a, str>>,
 }
 
+/// Where a RECORD's property values go while its line is parsed.
+///
+/// The loader implements this for its streams, so that a record is walked once, in the same
+/// pass that reads the message around it, straight into column slots: a RECORD line is
+/// scanned once instead of twice (once to skip the record as raw text, once to walk it).
+pub trait RecordSlots {
+    /// A record of `stream` is about to be walked; false keeps it raw instead (unknown
+    /// stream, or one that needs the whole record, such as for validation).
+    fn begin(&mut self, stream: &str) -> bool;
+    /// The slot of `property` in the record being walked, if it has one.
+    fn slot_of(&self, property: &str) -> Option<usize>;
+    /// The raw JSON text of the value that fills `slot`.
+    fn fill(&mut self, slot: usize, raw: &str);
+    /// A property the stream's schema does not have.
+    fn unknown(&mut self, property: &str);
+}
+
+/// Keeps every record raw.
+struct KeepRaw;
+
+impl RecordSlots for KeepRaw {
+    fn begin(&mut self, _: &str) -> bool {
+        false
+    }
+    fn slot_of(&self, _: &str) -> Option<usize> {
+        None
+    }
+    fn fill(&mut self, _: usize, _: &str) {}
+    fn unknown(&mut self, _: &str) {}
+}
+
+/// A RECORD's record.
+#[derive(Debug)]
+pub enum RecordBody<'a> {
+    /// Walked into the slots while the line was parsed.
+    Walked,
+    /// Kept verbatim; walk it with [`walk_record`].
+    Raw(&'a RawValue),
+}
+
 /// Every field any message type may carry; which are required depends on `type`.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Envelope<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    stream: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    record: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    kind: Option<Key<'a>>,
+    stream: Option<Key<'a>>,
+    record: Option<RecordBody<'a>>,
     schema: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     key_properties: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     unique_constraints: Option<&'a RawValue>,
-    #[serde(default)]
     unique_conflict_method: Option<String>,
-    #[serde(borrow, default)]
     value: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     version: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    time_extracted: Option<Cow<'a, str>>,
+    time_extracted: Option<Key<'a>>,
+}
+
+struct EnvelopeVisitor<'h, H> {
+    slots: &'h mut H,
+}
+
+impl<'de, H: RecordSlots> Visitor<'de> for EnvelopeVisitor<'_, H> {
+    type Value = Envelope<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Envelope<'de>, M::Error> {
+        let mut envelope = Envelope::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "type" => envelope.kind = Some(map.next_value()?),
+                "stream" => envelope.stream = Some(map.next_value()?),
+                "record" => {
+                    let walk = match &envelope.stream {
+                        Some(stream) => self.slots.begin(stream.as_str()),
+                        None => false,
+                    };
+                    envelope.record = Some(if walk {
+                        map.next_value_seed(SlotWalk {
+                            slots: &mut *self.slots,
+                        })?;
+                        RecordBody::Walked
+                    } else {
+                        RecordBody::Raw(map.next_value()?)
+                    });
+                }
+                "schema" => envelope.schema = Some(map.next_value()?),
+                "key_properties" => envelope.key_properties = Some(map.next_value()?),
+                "unique_constraints" => envelope.unique_constraints = Some(map.next_value()?),
+                "unique_conflict_method" => envelope.unique_conflict_method = map.next_value()?,
+                "value" => envelope.value = Some(map.next_value()?),
+                "version" => envelope.version = Some(map.next_value()?),
+                "time_extracted" => envelope.time_extracted = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(envelope)
+    }
+}
+
+/// Walks a record object into [`RecordSlots`].
+struct SlotWalk<'h, H> {
+    slots: &'h mut H,
+}
+
+impl<'de, H: RecordSlots> DeserializeSeed<'de> for SlotWalk<'_, H> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, H: RecordSlots> Visitor<'de> for SlotWalk<'_, H> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match self.slots.slot_of(key.as_str()) {
+                Some(slot) => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    self.slots.fill(slot, raw.get());
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    self.slots.unknown(key.as_str());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Walks a raw record (kept by [`RecordBody::Raw`]) into `slots`, after `slots.begin`.
+pub fn walk_record<H: RecordSlots>(record: &str, slots: &mut H) -> Result<(), String> {
+    let mut deserializer = serde_json::Deserializer::from_str(record);
+    SlotWalk { slots }
+        .deserialize(&mut deserializer)
+        .map_err(|e| format!("record is not a JSON object: {e}"))
+}
+
+/// A string borrowed from the input unless it had escapes.
+#[derive(Debug, Clone)]
+pub enum Key<'de> {
+    /// Borrowed from the line.
+    Borrowed(&'de str),
+    /// Unescaped copy.
+    Owned(String),
+}
+
+impl<'de> Key<'de> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+
+    fn into_cow(self) -> Cow<'de, str> {
+        match self {
+            Key::Borrowed(s) => Cow::Borrowed(s),
+            Key::Owned(s) => Cow::Owned(s),
+        }
+    }
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// Parses one line (without its line ending). Errors are plain reasons; the caller adds
 /// the line number.
 pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
+    parse_message_into(line, &mut KeepRaw)
+}
+
+/// Parses one line, walking a RECORD's record into `slots` when they take it.
+pub fn parse_message_into<'a, H: RecordSlots>(
+    line: &'a str,
+    slots: &mut H,
+) -> Result<Message<'a>, String> {
     check_nesting(line)?;
-    let envelope: Envelope<'_> =
-        serde_json::from_str(line).map_err(|e| format!("not a JSON Singer message: {e}"))?;
-    let kind = envelope.kind.as_deref().ok_or("message has no \"type\"")?;
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let envelope = deserializer
+        .deserialize_map(EnvelopeVisitor { slots })
+        .and_then(|envelope| deserializer.end().map(|()| envelope))
+        .map_err(|e| format!("not a JSON Singer message: {e}"))?;
+    let kind = envelope.kind.as_ref().ok_or("message has no \"type\"")?;
+    let kind = kind.as_str();
     if kind.eq_ignore_ascii_case("RECORD") {
         let stream = envelope.stream.ok_or("RECORD without \"stream\"")?;
         let record = envelope
             .record
             .ok_or_else(|| format!("RECORD of stream \"{stream}\" without \"record\""))?;
-        if !record.get().starts_with('{') {
-            return Err(format!(
-                "RECORD of stream \"{stream}\": \"record\" must be an object"
-            ));
+        if let RecordBody::Raw(raw) = &record {
+            if !raw.get().starts_with('{') {
+                return Err(format!(
+                    "RECORD of stream \"{stream}\": \"record\" must be an object"
+                ));
+            }
         }
         let version = envelope
             .version
             .and_then(|raw| raw.get().parse::<i64>().ok());
         return Ok(Message::Record(RecordMessage {
-            stream,
+            stream: stream.into_cow(),
             record,
             version,
-            time_extracted: envelope.time_extracted,
+            time_extracted: envelope.time_extracted.map(Key::into_cow),
         }));
     }
     if kind.eq_ignore_ascii_case("STATE") {
@@ -136,7 +329,7 @@ pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
                 format!("ACTIVATE_VERSION of stream \"{stream}\" needs an integer \"version\"")
             })?;
         return Ok(Message::ActivateVersion {
-            stream: stream.into_owned(),
+            stream: stream.as_str().to_string(),
             version,
         });
     }
@@ -190,7 +383,8 @@ fn parse_schema(envelope: Envelope<'_>) -> Result<SchemaMessage, String> {
     let stream = envelope
         .stream
         .ok_or("SCHEMA without \"stream\"")?
-        .into_owned();
+        .as_str()
+        .to_string();
     let raw_schema = envelope
         .schema
         .ok_or_else(|| format!("SCHEMA of stream \"{stream}\" without \"schema\""))?;
@@ -243,7 +437,12 @@ mod tests {
         match parse_message(line).unwrap() {
             Message::Record(record) => {
                 assert_eq!(record.stream, "s");
-                assert_eq!(record.record.get(), r#"{"id":1.000000000000000000001}"#);
+                match record.record {
+                    RecordBody::Raw(raw) => {
+                        assert_eq!(raw.get(), r#"{"id":1.000000000000000000001}"#)
+                    }
+                    RecordBody::Walked => panic!("kept raw without slots"),
+                }
             }
             other => panic!("{other:?}"),
         }

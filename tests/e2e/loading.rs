@@ -979,3 +979,34 @@ fn new_key_properties_over_duplicate_rows_fail_with_a_clear_error() {
     assert_eq!(out.stdout, "", "{out}");
     assert_eq!(schema.count("t"), 2, "the old rows must stay as they were");
 }
+
+#[test]
+fn records_load_whatever_the_key_order_of_their_message() {
+    // A RECORD is walked in place when "stream" precedes "record", and kept whole and walked
+    // afterwards when it follows: both must give the same rows.
+    let schema = TestSchema::new("key_order");
+    let input = [
+        schema_msg(
+            "t",
+            json!({"id": {"type": "integer"}, "v": {"type": "string"}}),
+            &["id"],
+        ),
+        r#"{"type":"RECORD","stream":"t","record":{"id":1,"v":"a","extra":1}}"#.to_string(),
+        r#"{"record":{"v":"b","id":2,"extra":2},"stream":"t","type":"RECORD"}"#.to_string(),
+        r#"{"stream":"t","record":{"id":3,"v":"c\u00e9"},"type":"record"}"#.to_string(),
+    ];
+    let out = run_target(&schema, json!({}), &jsonl(&input));
+    out.assert_success();
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT id::text, v FROM {} ORDER BY id",
+            schema.table("t")
+        )),
+        vec![
+            vec![Some("1".to_string()), Some("a".to_string())],
+            vec![Some("2".to_string()), Some("b".to_string())],
+            vec![Some("3".to_string()), Some("cé".to_string())],
+        ]
+    );
+    assert_eq!(out.stderr_lines_with("\"extra\"").len(), 1, "{out:?}");
+}
