@@ -8,7 +8,10 @@
 use std::ops::Range;
 use std::time::Instant;
 
-use crate::fast_hash::FastMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hasher;
+
+use crate::fast_hash::{FastMap, FxHasher};
 
 /// Encoded rows waiting for a flush.
 #[derive(Debug, Default)]
@@ -20,8 +23,14 @@ pub struct Batch {
     /// Rows superseded by a later row with the same key.
     retired: Vec<bool>,
     retired_count: usize,
-    /// Encoded key → row number.
-    key_index: FastMap<Box<[u8]>, usize>,
+    /// The rows' encoded keys back to back, and where each row's key lies in it: one
+    /// growing buffer instead of an allocation per row.
+    keys: Vec<u8>,
+    key_spans: Vec<(usize, usize)>,
+    /// Hash of a key → the newest row holding the first key seen with that hash.
+    rows_by_key_hash: FastMap<u64, usize>,
+    /// Keys whose hash equals that of a different key (rare): full key → newest row.
+    colliding_keys: FastMap<Box<[u8]>, usize>,
     row_count: usize,
     /// Sequence number of the oldest record in the batch.
     first_seq: Option<u64>,
@@ -92,7 +101,9 @@ impl Batch {
             let row = self.row_starts.len();
             self.row_starts.push(start);
             self.retired.push(false);
-            if let Some(previous) = self.key_index.insert(key.into(), row) {
+            self.key_spans.push((self.keys.len(), key.len()));
+            self.keys.extend_from_slice(key);
+            if let Some(previous) = self.index_key(key, row) {
                 if let Some(flag) = self.retired.get_mut(previous) {
                     *flag = true;
                     self.retired_count += 1;
@@ -101,6 +112,31 @@ impl Batch {
         }
         self.row_count += 1;
         first
+    }
+
+    /// Records that `row` holds `key`; returns the row that held it before, if any.
+    fn index_key(&mut self, key: &[u8], row: usize) -> Option<usize> {
+        let mut hasher = FxHasher::default();
+        hasher.write(key);
+        match self.rows_by_key_hash.entry(hasher.finish()) {
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+                None
+            }
+            Entry::Occupied(mut slot) => {
+                let previous = *slot.get();
+                let previous_key = self
+                    .key_spans
+                    .get(previous)
+                    .and_then(|&(offset, len)| self.keys.get(offset..offset + len));
+                if previous_key == Some(key) {
+                    Some(slot.insert(row))
+                } else {
+                    // Same hash, different key: index this one by its full bytes.
+                    self.colliding_keys.insert(key.into(), row)
+                }
+            }
+        }
     }
 
     /// Live rows.
@@ -148,7 +184,10 @@ impl Batch {
         self.row_starts.clear();
         self.retired.clear();
         self.retired_count = 0;
-        self.key_index.clear();
+        self.keys.clear();
+        self.key_spans.clear();
+        self.rows_by_key_hash.clear();
+        self.colliding_keys.clear();
         self.row_count = 0;
         self.opened_at = None;
         taken
@@ -196,6 +235,29 @@ mod tests {
         assert_eq!(taken.first_seq, Some(0));
         assert_eq!(taken.lines, (1, 3));
         assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn keys_sharing_a_hash_stay_distinct() {
+        let hash_of = |key: &[u8]| {
+            let mut hasher = FxHasher::default();
+            hasher.write(key);
+            hasher.finish()
+        };
+        let mut batch = Batch::default();
+        push(&mut batch, b"A", Some(b"k1"), 0);
+        // Pretend k2 hashes like k1: its hash entry points at k1's row.
+        batch.rows_by_key_hash.insert(hash_of(b"k2"), 0);
+        push(&mut batch, b"B", Some(b"k2"), 1);
+        assert_eq!(
+            batch.live_rows(),
+            2,
+            "a different key must not retire k1's row"
+        );
+        push(&mut batch, b"C", Some(b"k2"), 2);
+        push(&mut batch, b"D", Some(b"k1"), 3);
+        assert_eq!(batch.live_rows(), 2);
+        assert_eq!(batch.take().rows, b"CD");
     }
 
     #[test]
