@@ -43,8 +43,9 @@ pub enum WriteMode {
 
 /// The optimistic path of a keyed load into a table that held no rows: a plain COPY into
 /// the table, which the unique index checks. The first conflict (a key seen in an earlier
-/// flush) rolls the COPY back to a savepoint, merges instead, and turns the path off for
-/// the rest of the run.
+/// flush) rolls the transaction back, replays the flush as a merge, and turns the path off
+/// for the rest of the run. (A savepoint around the COPY would avoid the replay, but costs
+/// every flush a subtransaction for the sake of the one that conflicts.)
 #[derive(Debug, Clone)]
 pub struct DirectCopy {
     /// COPY into the table itself.
@@ -90,6 +91,8 @@ pub struct FlushCounts {
 enum Step {
     Ddl,
     Data,
+    /// The direct COPY of a keyed batch met a key that is already in the table.
+    KeyConflict,
 }
 
 impl FlushJob {
@@ -116,6 +119,14 @@ impl FlushJob {
                         started.elapsed()
                     );
                     return Ok(counts);
+                }
+                Err((Step::KeyConflict, _)) => {
+                    // Not a failure: the optimistic direct COPY met an existing key and was
+                    // rolled back with its transaction. Replay at once as a merge.
+                    log::debug!(
+                        "table {}: a key already exists; merging from now on",
+                        self.table
+                    );
                 }
                 Err((step, error)) => {
                     let retry = error.is_transient() || (step == Step::Ddl && is_ddl_race(&error));
@@ -171,13 +182,22 @@ impl FlushJob {
                         .as_ref()
                         .filter(|d| d.enabled.load(Ordering::Acquire))
                     {
-                        if let Some(counts) = self
-                            .try_direct_copy(&mut transaction, direct)
-                            .map_err(data("copying into"))?
-                        {
-                            transaction.commit().map_err(data("committing"))?;
-                            return Ok(counts);
-                        }
+                        copy_rows(&mut transaction, &direct.copy, &self.rows).map_err(|e| {
+                            let step = if e.code().map(|c| c.code()) == Some("23505") {
+                                // A key from an earlier flush: the caller turns the direct
+                                // path off and replays this flush as a merge.
+                                direct.enabled.store(false, Ordering::Release);
+                                Step::KeyConflict
+                            } else {
+                                Step::Data
+                            };
+                            (step, Error::db(context("copying into"), e))
+                        })?;
+                        transaction.commit().map_err(data("committing"))?;
+                        return Ok(FlushCounts {
+                            inserted: self.row_count as u64,
+                            updated: 0,
+                        });
                     }
                     transaction
                         .batch_execute(&merge.create_stage)
@@ -196,37 +216,6 @@ impl FlushJob {
         };
         transaction.commit().map_err(data("committing"))?;
         Ok(counts)
-    }
-}
-
-impl FlushJob {
-    /// Tries the direct COPY under a savepoint. `Ok(None)`: a key already existed, the COPY
-    /// was rolled back and the caller merges instead.
-    fn try_direct_copy(
-        &self,
-        transaction: &mut postgres::Transaction<'_>,
-        direct: &DirectCopy,
-    ) -> Result<Option<FlushCounts>, postgres::Error> {
-        let mut savepoint = transaction.savepoint("target_postgres_direct")?;
-        match copy_rows(&mut savepoint, &direct.copy, &self.rows) {
-            Ok(_) => {
-                savepoint.commit()?;
-                Ok(Some(FlushCounts {
-                    inserted: self.row_count as u64,
-                    updated: 0,
-                }))
-            }
-            Err(error) if error.code().map(|c| c.code()) == Some("23505") => {
-                savepoint.rollback()?;
-                direct.enabled.store(false, Ordering::Release);
-                log::debug!(
-                    "table {}: a key already exists; merging from now on",
-                    self.table
-                );
-                Ok(None)
-            }
-            Err(error) => Err(error),
-        }
     }
 }
 
