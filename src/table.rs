@@ -17,6 +17,7 @@ use crate::db::catalog::{read_table, schema_exists};
 use crate::db::sql;
 use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
+use crate::schema::evolution::{column_change, ColumnChange};
 use crate::schema::naming::qualified_name;
 
 /// One column of the model.
@@ -28,6 +29,8 @@ pub struct TableColumn {
     pub type_name: String,
     /// Parsed for encoding.
     pub pg_type: PgType,
+    /// Whether the column is NOT NULL.
+    pub not_null: bool,
 }
 
 /// One target table.
@@ -43,6 +46,8 @@ pub struct TableModel {
     pub columns: Vec<TableColumn>,
     /// Column lists of the primary key and unique indexes.
     pub unique_keys: Vec<Vec<String>>,
+    /// The primary key's columns (empty without one).
+    primary_key: Vec<String>,
     /// DDL for the next flush of this table.
     pending_ddl: Vec<String>,
     /// Bumped on every change, so stream plans know to rebuild.
@@ -106,6 +111,7 @@ impl TableModel {
             self.columns = wanted.iter().map(new_column).collect();
             if !primary_key.is_empty() {
                 self.unique_keys.push(primary_key.to_vec());
+                self.primary_key = primary_key.to_vec();
             }
             self.exists = true;
             self.generation += 1;
@@ -113,7 +119,7 @@ impl TableModel {
         }
         let mut changed = false;
         for column in wanted {
-            if self.column(&column.name).is_none() {
+            let Some(existing) = self.columns.iter_mut().find(|c| c.name == column.name) else {
                 self.pending_ddl.push(sql::add_column(
                     &self.qualified,
                     &column.name,
@@ -121,7 +127,49 @@ impl TableModel {
                 ));
                 self.columns.push(new_column(column));
                 changed = true;
+                continue;
+            };
+            if let ColumnChange::Widen { type_name, using } =
+                column_change(&existing.pg_type, &column.type_name)
+            {
+                log::info!(
+                    "column \"{}\" of {} widens from {} to {type_name}",
+                    column.name,
+                    self.qualified,
+                    existing.type_name
+                );
+                self.pending_ddl.push(sql::alter_column_type(
+                    &self.qualified,
+                    &column.name,
+                    &type_name,
+                    &using,
+                ));
+                existing.pg_type = PgType::from_format_type(&type_name);
+                existing.type_name = type_name;
+                changed = true;
             }
+        }
+        // A property gone from the schema keeps its column, but may now be missing.
+        for existing in &mut self.columns {
+            let still_wanted = wanted.iter().any(|w| w.name == existing.name);
+            if !still_wanted && existing.not_null && !self.primary_key.contains(&existing.name) {
+                self.pending_ddl
+                    .push(sql::drop_not_null(&self.qualified, &existing.name));
+                existing.not_null = false;
+                changed = true;
+            }
+        }
+        // Keys that arrive on a table without a primary key: add one. Over rows that break
+        // it, the flush fails with the server's message naming the duplicate key.
+        if !primary_key.is_empty()
+            && self.primary_key.is_empty()
+            && !self.has_unique_index_on(primary_key)
+        {
+            self.pending_ddl
+                .push(sql::add_primary_key(&self.qualified, primary_key));
+            self.primary_key = primary_key.to_vec();
+            self.unique_keys.push(primary_key.to_vec());
+            changed = true;
         }
         if changed {
             self.generation += 1;
@@ -133,8 +181,12 @@ impl TableModel {
     pub fn widen_to_numeric(&mut self, name: &str) {
         let qualified = self.qualified.clone();
         if let Some(column) = self.columns.iter_mut().find(|c| c.name == name) {
-            self.pending_ddl
-                .push(sql::alter_column_type(&qualified, name, "numeric"));
+            self.pending_ddl.push(sql::alter_column_type(
+                &qualified,
+                name,
+                "numeric",
+                "{column}::numeric",
+            ));
             column.type_name = "numeric".to_string();
             column.pg_type = PgType::Numeric;
             self.generation += 1;
@@ -147,6 +199,7 @@ fn new_column(wanted: &WantedColumn) -> TableColumn {
         name: wanted.name.clone(),
         pg_type: PgType::from_format_type(&wanted.type_name),
         type_name: wanted.type_name.clone(),
+        not_null: false,
     }
 }
 
@@ -192,9 +245,11 @@ impl Tables {
                         name: c.name,
                         type_name: c.type_name,
                         pg_type: c.pg_type,
+                        not_null: c.not_null,
                     })
                     .collect(),
                 unique_keys: found.unique_keys,
+                primary_key: found.primary_key,
                 pending_ddl: Vec::new(),
                 generation: 0,
                 direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
@@ -205,6 +260,7 @@ impl Tables {
                 exists: false,
                 columns: Vec::new(),
                 unique_keys: Vec::new(),
+                primary_key: Vec::new(),
                 pending_ddl: Vec::new(),
                 generation: 0,
                 direct_copy: Arc::new(AtomicBool::new(true)),

@@ -30,6 +30,8 @@ pub struct CatalogTable {
     pub columns: Vec<CatalogColumn>,
     /// The column lists of the primary key and every plain unique index.
     pub unique_keys: Vec<Vec<String>>,
+    /// The primary key's columns (empty without one).
+    pub primary_key: Vec<String>,
     /// Whether the table holds no row at the time we looked.
     pub is_empty: bool,
 }
@@ -80,9 +82,10 @@ pub fn read_table(client: &mut Client, schema: &str, table: &str) -> Result<Opti
             }
         })
         .collect();
+    let mut primary_key = Vec::new();
     let unique_keys = client
         .query(
-            "SELECT array_agg(a.attname::text ORDER BY k.ord)
+            "SELECT array_agg(a.attname::text ORDER BY k.ord), bool_or(i.indisprimary)
                FROM pg_catalog.pg_index i
                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -93,7 +96,13 @@ pub fn read_table(client: &mut Client, schema: &str, table: &str) -> Result<Opti
         )
         .map_err(|e| Error::db(context(), e))?
         .into_iter()
-        .map(|row| row.get::<_, Vec<String>>(0))
+        .map(|row| {
+            let columns = row.get::<_, Vec<String>>(0);
+            if row.get::<_, bool>(1) {
+                primary_key.clone_from(&columns);
+            }
+            columns
+        })
         .collect();
     let is_empty: bool = client
         .query_one(
@@ -105,6 +114,7 @@ pub fn read_table(client: &mut Client, schema: &str, table: &str) -> Result<Opti
     Ok(Some(CatalogTable {
         columns,
         unique_keys,
+        primary_key,
         is_empty,
     }))
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use crate::db::connect::Pool;
-use crate::db::sql::MergeSql;
+use crate::db::sql::{self, MergeSql};
 use crate::encode::{COPY_HEADER, COPY_TRAILER};
 use crate::error::{Error, Result};
 
@@ -160,8 +160,15 @@ impl FlushJob {
         let mut transaction = client.transaction().map_err(data("beginning a flush of"))?;
         for statement in &self.ddl {
             transaction.batch_execute(statement).map_err(|e| {
+                // Only idempotent DDL may have lost a race to a concurrent run; a failed
+                // ALTER (a primary key over duplicate rows, say) is the user's to fix.
+                let step = if sql::is_idempotent_ddl(statement) {
+                    Step::Ddl
+                } else {
+                    Step::Data
+                };
                 (
-                    Step::Ddl,
+                    step,
                     Error::db(format!("{}: {statement}", context("changing")), e),
                 )
             })?;

@@ -61,12 +61,34 @@ pub fn add_column(table: &str, name: &str, type_name: &str) -> String {
     )
 }
 
-/// `ALTER TABLE ... ALTER COLUMN ... TYPE ... USING` for a safe widening.
-pub fn alter_column_type(table: &str, name: &str, type_name: &str) -> String {
+/// `ALTER TABLE ... ALTER COLUMN ... TYPE ... USING` for a safe widening; `{column}` in
+/// `using` stands for the quoted column.
+pub fn alter_column_type(table: &str, name: &str, type_name: &str, using: &str) -> String {
     let column = quote_ident(name);
+    let using = using.replace("{column}", &column);
+    format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_name} USING {using}")
+}
+
+/// `ALTER TABLE ... ALTER COLUMN ... DROP NOT NULL` for a property gone from the schema.
+pub fn drop_not_null(table: &str, name: &str) -> String {
     format!(
-        "ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_name} USING {column}::{type_name}"
+        "ALTER TABLE {table} ALTER COLUMN {} DROP NOT NULL",
+        quote_ident(name)
     )
+}
+
+/// `ALTER TABLE ... ADD PRIMARY KEY` for keys that arrive on an existing table.
+pub fn add_primary_key(table: &str, keys: &[String]) -> String {
+    format!(
+        "ALTER TABLE {table} ADD PRIMARY KEY ({})",
+        column_list(keys)
+    )
+}
+
+/// Whether a DDL statement is idempotent (`CREATE ... IF NOT EXISTS`, `ADD COLUMN IF NOT
+/// EXISTS`), so that failing on a concurrent run's identical change means "replay me".
+pub fn is_idempotent_ddl(statement: &str) -> bool {
+    statement.contains(" IF NOT EXISTS ")
 }
 
 /// `"a", "b", "c"`.

@@ -1,3 +1,4 @@
 //! JSON Schema to PostgreSQL column plans, and naming.
+pub mod evolution;
 pub mod naming;
 pub mod types;
