@@ -86,7 +86,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("application_name", [], String, "target-postgres", false, "application_name reported to the server."),
     setting!("connect_timeout_seconds", [], Integer, "10", false, "How long to keep trying to connect at start."),
     setting!("schema", ["default_target_schema", "postgres_schema"], String, "public", false, "Target schema, used verbatim."),
-    setting!("schema_mapping", [], Object, "", false, "pipelinewise form {\"<source_schema>\": {\"target_schema\": \"...\"}} (not in this build yet)."),
+    setting!("schema_mapping", [], Object, "", false, "pipelinewise form {\"<source_schema>\": {\"target_schema\": \"...\"}}: streams named <source_schema>-<table> load into that schema."),
     setting!("table", [], String, "", false, "Mage: every stream of this run goes into this one table (used verbatim)."),
     setting!("skip_schema_creation", [], Boolean, "false", false, "Never run CREATE SCHEMA."),
     setting!("lower_case", [], Boolean, "true", false, "Lower-case column names and table names derived from stream names."),
@@ -334,7 +334,6 @@ impl RawConfig {
         };
 
         for unimplemented in [
-            "schema_mapping",
             "add_record_metadata",
             "hard_delete",
             "data_flattening_max_level",
@@ -372,7 +371,34 @@ impl RawConfig {
             before_run_sql: self.string_list("before_run_sql")?,
             after_run_sql: self.string_list("after_run_sql")?,
             stream_name_split: self.boolean("stream_name_split")?.unwrap_or(true),
+            schema_mapping: self.schema_mapping()?,
         })
+    }
+
+    fn schema_mapping(&self) -> Result<Vec<(String, String)>> {
+        let Some(sourced) = self.get("schema_mapping") else {
+            return Ok(Vec::new());
+        };
+        let Value::Object(mapping) = &sourced.value else {
+            return Err(type_error(
+                "schema_mapping",
+                "an object",
+                &sourced.value,
+                &sourced.origin,
+            ));
+        };
+        mapping
+            .iter()
+            .map(|(source, target)| {
+                match target.get("target_schema").and_then(Value::as_str) {
+                    Some(schema) => Ok((source.clone(), schema.to_string())),
+                    None => Err(Error::config(
+                        format!("\"schema_mapping\".\"{source}\" must be an object with a \"target_schema\" string"),
+                        &sourced.origin,
+                    )),
+                }
+            })
+            .collect()
     }
 
     fn positive(&self, name: &str, default: usize) -> Result<usize> {
@@ -619,6 +645,8 @@ pub struct Settings {
     pub after_run_sql: Vec<String>,
     /// `src-users` → table `users`.
     pub stream_name_split: bool,
+    /// Source schema → target schema (pipelinewise's `schema_mapping`).
+    pub schema_mapping: Vec<(String, String)>,
 }
 
 /// Reads the configs named on the command line (`ENV` means the environment) into

@@ -349,16 +349,23 @@ impl Loader<'_> {
 
     /// The target schema and table of a stream.
     fn target_of(&self, stream: &str) -> (String, String) {
-        let schema = self.settings.schema.clone();
-        if let Some(table) = &self.settings.table {
-            return (schema, table.clone());
-        }
-        let name = if self.settings.stream_name_split {
-            split_stream_name(stream).1
+        let (source_schema, name) = if self.settings.stream_name_split {
+            split_stream_name(stream)
         } else {
-            stream
+            (None, stream)
         };
-        (schema, clean_name(name, self.naming))
+        let schema = source_schema
+            .and_then(|source| {
+                self.settings
+                    .schema_mapping
+                    .iter()
+                    .find(|(from, _)| from == source)
+            })
+            .map_or_else(|| self.settings.schema.clone(), |(_, to)| to.clone());
+        match &self.settings.table {
+            Some(table) => (schema, table.clone()),
+            None => (schema, clean_name(name, self.naming)),
+        }
     }
 
     fn on_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {

@@ -476,3 +476,50 @@ fn key_properties_are_cleaned_like_their_columns() {
         ]
     );
 }
+
+#[test]
+fn schema_mapping_sends_two_source_schemas_to_two_target_schemas() {
+    let sales = TestSchema::new("map_sales");
+    let hr = TestSchema::new("map_hr");
+    let fallback = TestSchema::new("map_default");
+    let input = jsonl(&[
+        schema_msg("sales-orders", json!({"id": {"type": "integer"}}), &["id"]),
+        schema_msg("hr-people", json!({"id": {"type": "integer"}}), &["id"]),
+        schema_msg("other-things", json!({"id": {"type": "integer"}}), &["id"]),
+        record("sales-orders", json!({"id": 1})),
+        record("hr-people", json!({"id": 2})),
+        record("other-things", json!({"id": 3})),
+    ]);
+    let out = run_target(
+        &fallback,
+        json!({"schema_mapping": {
+            "sales": {"target_schema": sales.name},
+            "hr": {"target_schema": hr.name},
+        }}),
+        &input,
+    );
+    out.assert_success();
+    assert_eq!(sales.tables(), vec!["orders"]);
+    assert_eq!(hr.tables(), vec!["people"]);
+    assert_eq!(fallback.tables(), vec!["things"]);
+    assert_eq!(
+        (
+            sales.count("orders"),
+            hr.count("people"),
+            fallback.count("things")
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn schema_mapping_without_target_schema_is_a_config_error() {
+    let schema = TestSchema::new("map_bad");
+    let out = run_target(
+        &schema,
+        json!({"schema_mapping": {"sales": {"schema": "x"}}}),
+        "",
+    );
+    assert_eq!(out.code, Some(2), "{out}");
+    out.assert_stderr_has(&["schema_mapping", "target_schema"]);
+}
