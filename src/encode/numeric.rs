@@ -675,29 +675,7 @@ mod tests {
         assert_eq!(parse_i64_literal(""), Err(NOT_A_NUMBER));
     }
 
-    /// Runs one psql query and returns its unaligned output, or None when psql or the
-    /// server is not there.
-    fn psql(sql: &str) -> Option<String> {
-        let url = std::env::var("TARGET_POSTGRES_TEST_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-        let output = std::process::Command::new("psql")
-            .args([
-                url.as_str(),
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .output()
-            .ok()?;
-        if !output.status.success() {
-            return None;
-        }
-        String::from_utf8(output.stdout).ok()
-    }
+    use crate::encode::test_server::psql;
 
     #[test]
     fn numeric_matches_numeric_send_on_the_server() {
