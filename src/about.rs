@@ -6,7 +6,7 @@ use crate::cli::AboutFormat;
 use crate::config::SETTINGS;
 
 /// Capabilities this build really implements (Meltano's vocabulary).
-pub const CAPABILITIES: &[&str] = &["about", "validate-records", "target-schema"];
+pub const CAPABILITIES: &[&str] = &["about", "validate-records", "target-schema", "hard-delete"];
 
 /// The `--about` document as JSON.
 pub fn about_json() -> Value {

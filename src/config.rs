@@ -97,8 +97,8 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("max_batch_age_seconds", [], Integer, "60", false, "No buffered row (and so no state waiting for it) waits longer than this before a flush."),
     setting!("max_parallelism", ["parallelism"], Integer, "4", false, "Concurrent flushes = pooled connections; 0 or -1 mean automatic."),
     setting!("flush_all_streams", [], Boolean, "false", false, "A full stream flushes every stream."),
-    setting!("add_record_metadata", ["add_metadata_columns"], Boolean, "false", false, "Add _sdc_* metadata columns (not in this build yet)."),
-    setting!("hard_delete", [], Boolean, "false", false, "Delete rows whose record carries _sdc_deleted_at (not in this build yet)."),
+    setting!("add_record_metadata", ["add_metadata_columns"], Boolean, "false", false, "Add the columns _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_deleted_at, _sdc_sequence and _sdc_table_version."),
+    setting!("hard_delete", [], Boolean, "false", false, "Delete the row of a keyed record whose _sdc_deleted_at is set, instead of storing the timestamp."),
     setting!("activate_version", ["process_activate_version_messages"], Boolean, "true", false, "Obey ACTIVATE_VERSION messages (not in this build yet)."),
     setting!("validate_records", [], Boolean, "false", false, "Validate every record against its stream's JSON Schema."),
     setting!("invalid_records", [], String, "fail", false, "What to do with a record that does not fit: fail (skip and dead_letter: not in this build yet)."),
@@ -333,12 +333,7 @@ impl RawConfig {
             n => usize::try_from(n).unwrap_or(16).min(64),
         };
 
-        for unimplemented in [
-            "add_record_metadata",
-            "hard_delete",
-            "data_flattening_max_level",
-            "flattening_enabled",
-        ] {
+        for unimplemented in ["data_flattening_max_level", "flattening_enabled"] {
             if self.is_set(unimplemented) {
                 log::warn!(
                     "config: \"{unimplemented}\" is not implemented in this build yet and is ignored ({})",
@@ -372,6 +367,8 @@ impl RawConfig {
             after_run_sql: self.string_list("after_run_sql")?,
             stream_name_split: self.boolean("stream_name_split")?.unwrap_or(true),
             schema_mapping: self.schema_mapping()?,
+            add_record_metadata: self.boolean("add_record_metadata")?.unwrap_or(false),
+            hard_delete: self.boolean("hard_delete")?.unwrap_or(false),
         })
     }
 
@@ -647,6 +644,10 @@ pub struct Settings {
     pub stream_name_split: bool,
     /// Source schema → target schema (pipelinewise's `schema_mapping`).
     pub schema_mapping: Vec<(String, String)>,
+    /// Add the `_sdc_*` metadata columns.
+    pub add_record_metadata: bool,
+    /// Delete rows whose record carries `_sdc_deleted_at`.
+    pub hard_delete: bool,
 }
 
 /// Reads the configs named on the command line (`ENV` means the environment) into

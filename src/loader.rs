@@ -17,6 +17,7 @@ use crate::db::connect::{build_pool, connect_direct};
 use crate::db::flush::{FlushJob, WriteMode};
 use crate::db::sql::OnConflict;
 use crate::db::workers::{StreamTotals, Workers};
+use crate::encode::time::micros_to_rfc3339;
 use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
@@ -28,7 +29,7 @@ use crate::protocol::state::StateTracker;
 use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
 use crate::schema::types::column_type_for;
 use crate::shutdown::Shutdown;
-use crate::stream::{Property, RecordError, Stream, StreamSlots};
+use crate::stream::{Metadata, Property, RecordError, RecordMeta, Stream, StreamSlots};
 use crate::table::{Tables, WantedColumn};
 
 /// A stream's buffer flushes once it holds this many bytes, even below `batch_size_rows`,
@@ -173,6 +174,7 @@ impl Loader<'_> {
                     current: None,
                     tables: &self.tables,
                     load_method: self.settings.load_method,
+                    hard_delete: self.settings.hard_delete,
                     line: text,
                 };
                 parse_message_into(text, &mut slots)
@@ -336,15 +338,31 @@ impl Loader<'_> {
                 log::warn!("property \"{name}\" collides with another after cleaning; its column is \"{column}\"");
             }
         }
-        properties
+        let mut properties: Vec<Property> = properties
             .iter()
             .zip(columns)
             .map(|((name, subschema), column)| Property {
                 name: name.clone(),
                 column,
                 type_name: column_type_for(subschema),
+                metadata: None,
             })
-            .collect()
+            .collect();
+        if self.settings.add_record_metadata {
+            for (name, type_name, kind) in Metadata::COLUMNS {
+                // A property of the same name (a CDC tap's _sdc_deleted_at) is the column.
+                match properties.iter_mut().find(|p| p.column == name) {
+                    Some(property) => property.metadata = Some(kind),
+                    None => properties.push(Property {
+                        name: name.to_string(),
+                        column: name.to_string(),
+                        type_name: type_name.to_string(),
+                        metadata: Some(kind),
+                    }),
+                }
+            }
+        }
+        properties
     }
 
     /// The target schema and table of a stream.
@@ -378,13 +396,18 @@ impl Loader<'_> {
             });
         };
         let table_id = stream.table_id;
-        if let RecordBody::Raw(raw) = message.record {
+        // When the record was read, for the metadata columns.
+        let received_at = self
+            .settings
+            .add_record_metadata
+            .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
+        if let RecordBody::Raw(raw) = &message.record {
             // Kept whole (for validation, or its stream was named after it): walk it now.
             let table = self
                 .tables
                 .get(table_id)
                 .ok_or_else(|| Error::Internal("table vanished".into()))?;
-            stream.refresh_plan(table, self.settings.load_method);
+            stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
             stream
                 .validate(raw.get())
                 .map_err(|e| record_error(e, line, message.stream.as_ref()))?;
@@ -403,7 +426,7 @@ impl Loader<'_> {
                 .tables
                 .get(table_id)
                 .ok_or_else(|| Error::Internal("table vanished".into()))?;
-            stream.refresh_plan(table, self.settings.load_method);
+            stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
             if stream.batch.is_empty() && stream.batch.buffer().capacity() == 0 {
                 let spare = self.workers.spare_buffer();
                 stream
@@ -411,7 +434,22 @@ impl Loader<'_> {
                     .prepare(chunk_limit(self.flush_chunk_bytes, stream.flushes), spare);
             }
             let before = stream.batch.byte_len();
-            match stream.encode_row(text, seq, line, self.options, &mut self.stats) {
+            let meta = received_at.as_deref().map(|received_at| RecordMeta {
+                extracted_at: message.time_extracted.as_deref(),
+                received_at,
+                sequence: message
+                    .sequence
+                    .unwrap_or_else(|| i64::try_from(seq).unwrap_or(i64::MAX)),
+                table_version: message.version,
+            });
+            match stream.encode_row(
+                text,
+                meta.as_ref(),
+                seq,
+                line,
+                self.options,
+                &mut self.stats,
+            ) {
                 Ok(opened) => {
                     self.buffered_bytes += stream.batch.byte_len().saturating_sub(before);
                     if opened {
@@ -617,6 +655,7 @@ struct SlotFiller<'a> {
     current: Option<StreamSlots<'a>>,
     tables: &'a Tables,
     load_method: LoadMethod,
+    hard_delete: bool,
     line: &'a str,
 }
 
@@ -636,7 +675,7 @@ impl RecordSlots for SlotFiller<'_> {
         let Some(table) = self.tables.get(stream.table_id) else {
             return false;
         };
-        stream.refresh_plan(table, self.load_method);
+        stream.refresh_plan(table, self.load_method, self.hard_delete);
         stream.begin_record();
         self.current = Some(StreamSlots::new(stream, self.line));
         true
@@ -657,6 +696,16 @@ impl RecordSlots for SlotFiller<'_> {
             current.unknown(property);
         }
     }
+}
+
+/// Now, in PostgreSQL's timestamp unit: microseconds since 2000-01-01 UTC.
+fn now_postgres_micros() -> i64 {
+    const UNIX_TO_POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+    let since_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    since_unix - UNIX_TO_POSTGRES_EPOCH_MICROS
 }
 
 fn record_error(error: RecordError, line: u64, stream: &str) -> Error {

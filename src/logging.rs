@@ -40,10 +40,11 @@ pub fn log_summary(summary: &Summary) {
     );
     for (stream, totals) in &summary.streams {
         log::info!(
-            "stream \"{stream}\" → {}: {} inserted, {} updated, {} batches, {:.1}s in flushes",
+            "stream \"{stream}\" → {}: {} inserted, {} updated, {} deleted, {} batches, {:.1}s in flushes",
             totals.table,
             totals.inserted,
             totals.updated,
+            totals.deleted,
             totals.batches,
             totals.flush_time.as_secs_f64()
         );

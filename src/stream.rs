@@ -29,7 +29,70 @@ pub struct Property {
     pub column: String,
     /// The type we would create the column with.
     pub type_name: String,
+    /// For a `_sdc_*` column of `add_record_metadata`: what fills it when the record does not.
+    pub metadata: Option<Metadata>,
 }
+
+/// The `_sdc_*` columns of `add_record_metadata`, filled from the message around the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metadata {
+    /// The message's `time_extracted`.
+    ExtractedAt,
+    /// When target-postgres read the record.
+    ReceivedAt,
+    /// When the record joined its batch (the same instant: rows are encoded as they are read).
+    BatchedAt,
+    /// Only from the record's own `_sdc_deleted_at` (CDC taps send it).
+    DeletedAt,
+    /// The message's `sequence`, else the record's position in the input.
+    Sequence,
+    /// The message's `version` (ACTIVATE_VERSION syncs).
+    TableVersion,
+}
+
+impl Metadata {
+    /// Every metadata column: name, type, kind.
+    pub const COLUMNS: [(&'static str, &'static str, Metadata); 6] = [
+        (
+            "_sdc_extracted_at",
+            "timestamp with time zone",
+            Metadata::ExtractedAt,
+        ),
+        (
+            "_sdc_received_at",
+            "timestamp with time zone",
+            Metadata::ReceivedAt,
+        ),
+        (
+            "_sdc_batched_at",
+            "timestamp with time zone",
+            Metadata::BatchedAt,
+        ),
+        (
+            "_sdc_deleted_at",
+            "timestamp with time zone",
+            Metadata::DeletedAt,
+        ),
+        ("_sdc_sequence", "bigint", Metadata::Sequence),
+        ("_sdc_table_version", "bigint", Metadata::TableVersion),
+    ];
+}
+
+/// The message-level values of one record, for its metadata columns.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordMeta<'a> {
+    /// `time_extracted`, as given.
+    pub extracted_at: Option<&'a str>,
+    /// When it was read, as a JSON string literal.
+    pub received_at: &'a str,
+    /// `sequence`, or the record's position in the input.
+    pub sequence: i64,
+    /// `version`.
+    pub table_version: Option<i64>,
+}
+
+/// The column hard deletes are read from.
+pub const DELETED_AT_COLUMN: &str = "_sdc_deleted_at";
 
 /// Why a record could not be encoded.
 #[derive(Debug)]
@@ -56,8 +119,8 @@ pub enum RecordError {
 #[derive(Debug)]
 struct Plan {
     generation: u64,
-    /// Written columns, in property order: (column name, type).
-    columns: Vec<(String, PgType)>,
+    /// Written columns, in property order: (column name, type, metadata kind).
+    columns: Vec<(String, PgType, Option<Metadata>)>,
     /// Property name → slot in `columns`.
     slot_of: FastMap<String, usize>,
     /// Slots of the key columns.
@@ -134,7 +197,7 @@ impl Stream {
     }
 
     /// Rebuilds the plan when the table changed since it was built.
-    pub fn refresh_plan(&mut self, table: &TableModel, load_method: LoadMethod) {
+    pub fn refresh_plan(&mut self, table: &TableModel, load_method: LoadMethod, hard_delete: bool) {
         if self
             .plan
             .as_ref()
@@ -150,19 +213,23 @@ impl Stream {
                 .map(|c| c.pg_type.clone())
                 .unwrap_or_else(|| PgType::from_format_type(&property.type_name));
             slot_of.insert(property.name.clone(), columns.len());
-            columns.push((property.column.clone(), pg_type));
+            columns.push((property.column.clone(), pg_type, property.metadata));
         }
         let key_slots: Vec<usize> = self
             .key_columns
             .iter()
-            .filter_map(|key| columns.iter().position(|(name, _)| name == key))
+            .filter_map(|key| columns.iter().position(|(name, _, _)| name == key))
             .collect();
         let merge = load_method == LoadMethod::Upsert && !key_slots.is_empty();
-        let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+        // Hard deletes need a key to delete by and the column that marks a delete.
+        let deleted_column =
+            (hard_delete && merge && columns.iter().any(|(name, _, _)| name == DELETED_AT_COLUMN))
+                .then_some(DELETED_AT_COLUMN);
+        let names: Vec<&str> = columns.iter().map(|(name, _, _)| name.as_str()).collect();
         let mode = if merge {
             let sql_columns: Vec<SqlColumn> = columns
                 .iter()
-                .map(|(name, pg_type)| SqlColumn {
+                .map(|(name, pg_type, _)| SqlColumn {
                     name: name.clone(),
                     comparable: pg_type.has_equality(),
                 })
@@ -170,7 +237,8 @@ impl Stream {
             let has_unique_index = table.has_unique_index_on(&self.key_columns);
             // Only a unique index makes a direct COPY safe: it is what reports a key that
             // is already there. IGNORE must never update, so it may use it too.
-            let direct = has_unique_index.then(|| DirectCopy {
+            // With hard deletes every row goes through the stage, where deletes are sorted out.
+            let direct = (has_unique_index && deleted_column.is_none()).then(|| DirectCopy {
                 copy: sql::copy_into(&table.qualified, &sql::column_list(&names)).into(),
                 enabled: Arc::clone(&table.direct_copy),
             });
@@ -181,6 +249,7 @@ impl Stream {
                     &self.key_columns,
                     self.on_conflict,
                     has_unique_index,
+                    deleted_column,
                 )),
                 direct,
             }
@@ -234,6 +303,7 @@ impl Stream {
     pub fn encode_row(
         &mut self,
         line: &str,
+        meta: Option<&RecordMeta<'_>>,
         seq: u64,
         line_number: u64,
         options: EncodeOptions,
@@ -245,13 +315,18 @@ impl Stream {
         let out = self.batch.buffer();
         let start = out.len();
         begin_tuple(plan.columns.len() as u16, out);
-        for (index, (column, pg_type)) in plan.columns.iter().enumerate() {
-            let raw = self
+        for (index, (column, pg_type, metadata)) in plan.columns.iter().enumerate() {
+            let mut raw = self
                 .slots
                 .get(index)
                 .copied()
                 .flatten()
                 .and_then(|(offset, len)| line.get(offset..offset + len));
+            let synthesized;
+            if let (None, Some(kind), Some(meta)) = (raw, metadata, meta) {
+                synthesized = metadata_value(*kind, meta);
+                raw = synthesized.as_deref();
+            }
             let field_start = out.len();
             if let Err(error) = encode_field(raw, pg_type, options, stats, out) {
                 out.truncate(start);
@@ -276,7 +351,7 @@ impl Stream {
                 let column = plan
                     .columns
                     .get(slot)
-                    .map(|(n, _)| n.clone())
+                    .map(|(n, _, _)| n.clone())
                     .unwrap_or_default();
                 return Err(RecordError::NullKey { column });
             }
@@ -297,6 +372,19 @@ impl Stream {
             );
             self.unknown_properties.insert(property.to_string());
         }
+    }
+}
+
+/// The JSON text of a metadata column's value, when the message has one.
+fn metadata_value(kind: Metadata, meta: &RecordMeta<'_>) -> Option<String> {
+    match kind {
+        Metadata::ExtractedAt => meta
+            .extracted_at
+            .and_then(|text| serde_json::to_string(text).ok()),
+        Metadata::ReceivedAt | Metadata::BatchedAt => Some(meta.received_at.to_string()),
+        Metadata::DeletedAt => None,
+        Metadata::Sequence => Some(meta.sequence.to_string()),
+        Metadata::TableVersion => meta.table_version.map(|v| v.to_string()),
     }
 }
 

@@ -84,6 +84,8 @@ pub struct FlushCounts {
     pub inserted: u64,
     /// Rows updated (changed values only).
     pub updated: u64,
+    /// Rows deleted (hard deletes).
+    pub deleted: u64,
 }
 
 /// Which step failed, to tell a concurrent-DDL race from a data error.
@@ -181,7 +183,7 @@ impl FlushJob {
                     copy_rows(&mut transaction, copy, &self.rows).map_err(data("copying into"))?;
                     FlushCounts {
                         inserted: self.row_count as u64,
-                        updated: 0,
+                        ..FlushCounts::default()
                     }
                 }
                 WriteMode::Merge { sql: merge, direct } => {
@@ -203,7 +205,7 @@ impl FlushJob {
                         transaction.commit().map_err(data("committing"))?;
                         return Ok(FlushCounts {
                             inserted: self.row_count as u64,
-                            updated: 0,
+                            ..FlushCounts::default()
                         });
                     }
                     transaction
@@ -214,9 +216,17 @@ impl FlushJob {
                     let row = transaction
                         .query_one(merge.merge.as_str(), &[])
                         .map_err(data("merging into"))?;
+                    let deleted = match &merge.delete {
+                        Some(delete) => transaction
+                            .query_one(delete.as_str(), &[])
+                            .map_err(data("deleting from"))?
+                            .get::<_, i64>(0),
+                        None => 0,
+                    };
                     FlushCounts {
                         inserted: row.get::<_, i64>(0).max(0) as u64,
                         updated: row.get::<_, i64>(1).max(0) as u64,
+                        deleted: deleted.max(0) as u64,
                     }
                 }
             }

@@ -114,6 +114,8 @@ pub struct MergeSql {
     pub copy_stage: String,
     /// Merges the stage into the table; returns one row: (inserted, updated) as bigint.
     pub merge: String,
+    /// With hard deletes: deletes the keys of rows marked deleted; returns one count.
+    pub delete: Option<String>,
 }
 
 /// Builds the merge for `table`, keyed on `keys`. With `has_unique_index` the merge is one
@@ -126,7 +128,16 @@ pub fn merge(
     keys: &[String],
     on_conflict: OnConflict,
     has_unique_index: bool,
+    deleted_column: Option<&str>,
 ) -> MergeSql {
+    // With hard deletes, rows marked deleted are not merged but delete their key.
+    let source = match deleted_column {
+        Some(column) => format!(
+            "(SELECT * FROM {STAGE_TABLE} WHERE {} IS NULL)",
+            quote_ident(column)
+        ),
+        None => STAGE_TABLE.to_string(),
+    };
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     let all = column_list(&names);
     let values: Vec<&SqlColumn> = columns.iter().filter(|c| !keys.contains(&c.name)).collect();
@@ -170,7 +181,7 @@ pub fn merge(
             "DO NOTHING".to_string()
         };
         format!(
-            "WITH merged AS (INSERT INTO {table} AS dst ({all}) SELECT {all} FROM {STAGE_TABLE} \
+            "WITH merged AS (INSERT INTO {table} AS dst ({all}) SELECT {all} FROM {source} AS src \
              ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted) \
              SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
             keys = column_list(keys),
@@ -184,7 +195,7 @@ pub fn merge(
         };
         let updated = if update {
             format!(
-                "UPDATE {table} AS dst SET {} FROM {STAGE_TABLE} AS src WHERE {} AND {} RETURNING 1",
+                "UPDATE {table} AS dst SET {} FROM {source} AS src WHERE {} AND {} RETURNING 1",
                 assignments("src"),
                 key_match("dst", "src"),
                 changed("dst", "src")
@@ -194,16 +205,29 @@ pub fn merge(
         };
         format!(
             "WITH updated AS ({updated}), inserted AS (INSERT INTO {table} ({all}) \
-             SELECT {all} FROM {STAGE_TABLE} AS src WHERE NOT EXISTS \
+             SELECT {all} FROM {source} AS src WHERE NOT EXISTS \
              (SELECT 1 FROM {table} AS dst WHERE {matched}) RETURNING 1) \
              SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)",
             matched = key_match("dst", "src"),
         )
     };
+    let delete = deleted_column.map(|column| {
+        let matched = keys
+            .iter()
+            .map(|k| format!("dst.{0} = src.{0}", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "WITH deleted AS (DELETE FROM {table} AS dst USING {STAGE_TABLE} AS src \
+             WHERE {matched} AND src.{} IS NOT NULL RETURNING 1) SELECT count(*) FROM deleted",
+            quote_ident(column)
+        )
+    });
     MergeSql {
         create_stage,
         copy_stage,
         merge,
+        delete,
     }
 }
 
@@ -238,6 +262,7 @@ mod tests {
             &["id".to_string()],
             OnConflict::Update,
             true,
+            None,
         );
         assert!(sql.merge.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", \"doc\" = EXCLUDED.\"doc\""), "{}", sql.merge);
         assert!(sql.merge.contains("ROW(dst.\"name\", dst.\"doc\"::text) IS DISTINCT FROM ROW(EXCLUDED.\"name\", EXCLUDED.\"doc\"::text)"), "{}", sql.merge);
@@ -251,6 +276,7 @@ mod tests {
             &["id".to_string()],
             OnConflict::Update,
             true,
+            None,
         );
         assert!(sql.merge.contains("DO NOTHING"), "{}", sql.merge);
     }

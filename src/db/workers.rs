@@ -23,6 +23,8 @@ pub struct StreamTotals {
     pub inserted: u64,
     /// Rows updated.
     pub updated: u64,
+    /// Rows deleted.
+    pub deleted: u64,
     /// Flushes committed.
     pub batches: u64,
     /// Time spent in flushes.
@@ -274,6 +276,7 @@ impl Queue {
                 let totals = self.totals.entry(job.stream.clone()).or_default();
                 totals.inserted += counts.inserted;
                 totals.updated += counts.updated;
+                totals.deleted += counts.deleted;
                 if job.row_count > 0 {
                     totals.batches += 1;
                 }

@@ -67,6 +67,8 @@ pub struct RecordMessage<'a> {
     pub version: Option<i64>,
     /// When the tap extracted the record.
     pub time_extracted: Option<Cow<'a, str>>,
+    /// The tap's sequence number for the record, if it sent one.
+    pub sequence: Option<i64>,
 }
 
 /// Where a RECORD's property values go while its line is parsed.
@@ -122,6 +124,7 @@ struct Envelope<'a> {
     value: Option<&'a RawValue>,
     version: Option<&'a RawValue>,
     time_extracted: Option<Key<'a>>,
+    sequence: Option<&'a RawValue>,
 }
 
 struct EnvelopeVisitor<'h, H> {
@@ -162,6 +165,7 @@ impl<'de, H: RecordSlots> Visitor<'de> for EnvelopeVisitor<'_, H> {
                 "value" => envelope.value = Some(map.next_value()?),
                 "version" => envelope.version = Some(map.next_value()?),
                 "time_extracted" => envelope.time_extracted = map.next_value()?,
+                "sequence" => envelope.sequence = Some(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -309,6 +313,9 @@ pub fn parse_message_into<'a, H: RecordSlots>(
             record,
             version,
             time_extracted: envelope.time_extracted.map(Key::into_cow),
+            sequence: envelope
+                .sequence
+                .and_then(|raw| raw.get().parse::<i64>().ok()),
         }));
     }
     if kind.eq_ignore_ascii_case("STATE") {

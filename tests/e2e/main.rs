@@ -7,10 +7,12 @@
 //! parallel flushes), [`state`] (which STATE lines are written, and when), [`errors`] (bad
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
-//! watched live, time-based flushing, graceful stop).
+//! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
+//! hard deletes).
 
 mod cli;
 mod concurrency;
+mod deletes;
 mod errors;
 mod loading;
 mod names;
