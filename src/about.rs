@@ -6,7 +6,13 @@ use crate::cli::AboutFormat;
 use crate::config::SETTINGS;
 
 /// Capabilities this build really implements (Meltano's vocabulary).
-pub const CAPABILITIES: &[&str] = &["about", "validate-records", "target-schema", "hard-delete"];
+pub const CAPABILITIES: &[&str] = &[
+    "about",
+    "validate-records",
+    "target-schema",
+    "hard-delete",
+    "activate-version",
+];
 
 /// The `--about` document as JSON.
 pub fn about_json() -> Value {

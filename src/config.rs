@@ -99,7 +99,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("flush_all_streams", [], Boolean, "false", false, "A full stream flushes every stream."),
     setting!("add_record_metadata", ["add_metadata_columns"], Boolean, "false", false, "Add the columns _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_deleted_at, _sdc_sequence and _sdc_table_version."),
     setting!("hard_delete", [], Boolean, "false", false, "Delete the row of a keyed record whose _sdc_deleted_at is set, instead of storing the timestamp."),
-    setting!("activate_version", ["process_activate_version_messages"], Boolean, "true", false, "Obey ACTIVATE_VERSION messages (not in this build yet)."),
+    setting!("activate_version", ["process_activate_version_messages"], Boolean, "true", false, "Obey ACTIVATE_VERSION: after a full-table sync, rows of older versions are deleted (hard_delete) or marked in _sdc_deleted_at. Needs add_record_metadata."),
     setting!("validate_records", [], Boolean, "false", false, "Validate every record against its stream's JSON Schema."),
     setting!("invalid_records", [], String, "fail", false, "What to do with a record that does not fit: fail (skip and dead_letter: not in this build yet)."),
     setting!("invalid_records_threshold", [], Integer, "0", false, "With skip/dead_letter: fail once more than this many were set aside."),

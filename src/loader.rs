@@ -26,10 +26,14 @@ use crate::protocol::message::{
 };
 use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::StateTracker;
+use crate::schema::naming::quote_ident;
 use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
 use crate::schema::types::column_type_for;
 use crate::shutdown::Shutdown;
-use crate::stream::{Metadata, Property, RecordError, RecordMeta, Stream, StreamSlots};
+use crate::stream::{
+    Metadata, Property, RecordError, RecordMeta, Stream, StreamSlots, DELETED_AT_COLUMN,
+    TABLE_VERSION_COLUMN,
+};
 use crate::table::{Tables, WantedColumn};
 
 /// A stream's buffer flushes once it holds this many bytes, even below `batch_size_rows`,
@@ -186,8 +190,8 @@ impl Loader<'_> {
                 Message::State { value } => {
                     self.tracker.push_state(self.records_read, value.get())?
                 }
-                Message::ActivateVersion { stream, .. } => {
-                    log::debug!("line {line}: ACTIVATE_VERSION for stream \"{stream}\" is not handled in this build; ignored");
+                Message::ActivateVersion { stream, version } => {
+                    self.on_activate_version(&stream, version, line)?;
                 }
                 Message::Ignored { kind } => log::debug!("line {line}: {kind} message skipped"),
             }
@@ -562,6 +566,66 @@ impl Loader<'_> {
             lines: batch.lines,
         };
         self.workers.submit(job)
+    }
+
+    /// ACTIVATE_VERSION (Meltano's semantics): once the stream's rows are flushed, rows of
+    /// older versions (or none) are deleted with `hard_delete`, else marked deleted. It needs
+    /// the version in the table (`add_record_metadata`); without it the message is ignored
+    /// with a warning rather than treating every row as old.
+    fn on_activate_version(&mut self, stream_name: &str, version: i64, line: u64) -> Result<()> {
+        if !self.settings.activate_version {
+            return Ok(());
+        }
+        let Some(stream) = self.streams.get(stream_name) else {
+            return Err(Error::Stream {
+                line,
+                stream: stream_name.to_string(),
+                message: "ACTIVATE_VERSION before its SCHEMA".into(),
+            });
+        };
+        let table_id = stream.table_id;
+        self.flush_table(table_id)?;
+        let Some(table) = self.tables.get_mut(table_id) else {
+            return Err(Error::Internal("table vanished".into()));
+        };
+        let has = |name: &str| table.column(name).is_some();
+        if !has(TABLE_VERSION_COLUMN) || (!self.settings.hard_delete && !has(DELETED_AT_COLUMN)) {
+            log::warn!(
+                "line {line}: ACTIVATE_VERSION for stream \"{stream_name}\" ignored: {} has no {TABLE_VERSION_COLUMN} column (set add_record_metadata)",
+                table.qualified
+            );
+            return Ok(());
+        }
+        let old_rows = format!(
+            "({0} IS NULL OR {0} < {version})",
+            quote_ident(TABLE_VERSION_COLUMN)
+        );
+        let statement = if self.settings.hard_delete {
+            format!("DELETE FROM {} WHERE {old_rows}", table.qualified)
+        } else {
+            format!(
+                "UPDATE {0} SET {1} = now() WHERE {old_rows} AND {1} IS NULL",
+                table.qualified,
+                quote_ident(DELETED_AT_COLUMN)
+            )
+        };
+        // The message counts like a record for the states after it: they wait for this.
+        let seq = self.records_read;
+        self.records_read += 1;
+        self.tracker.open_batch(seq);
+        let mut ddl = table.take_pending_ddl();
+        ddl.push(statement);
+        self.workers.submit(FlushJob {
+            table_id,
+            table: table.qualified.clone(),
+            stream: stream_name.to_string(),
+            ddl,
+            mode: WriteMode::Copy { copy: "".into() },
+            rows: Vec::new(),
+            row_count: 0,
+            first_seq: Some(seq),
+            lines: (line, line),
+        })
     }
 
     /// Flushes every stream that loads into `table_id`.

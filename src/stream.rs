@@ -94,6 +94,9 @@ pub struct RecordMeta<'a> {
 /// The column hard deletes are read from.
 pub const DELETED_AT_COLUMN: &str = "_sdc_deleted_at";
 
+/// The column ACTIVATE_VERSION compares.
+pub const TABLE_VERSION_COLUMN: &str = "_sdc_table_version";
+
 /// Why a record could not be encoded.
 #[derive(Debug)]
 pub enum RecordError {

@@ -201,3 +201,74 @@ fn hard_delete_reads_sdc_deleted_at_from_records_when_metadata_columns_are_on() 
         vec![vec![Some("2".to_string())]]
     );
 }
+
+fn full_table_sync(version: i64, ids: &[i64]) -> String {
+    let mut lines = vec![schema_msg(
+        "t",
+        json!({"id": {"type": "integer"}, "v": nullable("string")}),
+        &["id"],
+    )];
+    for id in ids {
+        lines.push(format!(
+            r#"{{"type":"RECORD","stream":"t","record":{{"id":{id},"v":"v{version}"}},"version":{version}}}"#
+        ));
+    }
+    lines.push(format!(
+        r#"{{"type":"ACTIVATE_VERSION","stream":"t","version":{version}}}"#
+    ));
+    lines.push(state(json!({"version": version})));
+    jsonl(&lines)
+}
+
+#[test]
+fn activate_version_with_hard_delete_removes_rows_missing_from_the_new_version() {
+    let schema = TestSchema::new("activate_hard");
+    let config = json!({"add_record_metadata": true, "hard_delete": true});
+    run_target(&schema, config.clone(), &full_table_sync(1, &[1, 2, 3])).assert_success();
+    assert_eq!(schema.count("t"), 3);
+    let out = run_target(&schema, config, &full_table_sync(2, &[1, 3]));
+    out.assert_success();
+    assert_eq!(out.states(), vec![json!({"version": 2})]);
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT id::text, v FROM {} ORDER BY id",
+            schema.table("t")
+        )),
+        vec![
+            vec![Some("1".to_string()), Some("v2".to_string())],
+            vec![Some("3".to_string()), Some("v2".to_string())],
+        ]
+    );
+}
+
+#[test]
+fn activate_version_without_hard_delete_marks_rows_missing_from_the_new_version() {
+    let schema = TestSchema::new("activate_soft");
+    let config = json!({"add_record_metadata": true});
+    run_target(&schema, config.clone(), &full_table_sync(1, &[1, 2, 3])).assert_success();
+    run_target(&schema, config, &full_table_sync(2, &[1, 3])).assert_success();
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT id::text, (_sdc_deleted_at IS NOT NULL)::text FROM {} ORDER BY id",
+            schema.table("t")
+        )),
+        vec![
+            vec![Some("1".to_string()), Some("false".to_string())],
+            vec![Some("2".to_string()), Some("true".to_string())],
+            vec![Some("3".to_string()), Some("false".to_string())],
+        ]
+    );
+}
+
+#[test]
+fn activate_version_without_version_column_is_ignored_with_a_warning() {
+    let schema = TestSchema::new("activate_no_meta");
+    let out = run_target(
+        &schema,
+        json!({"hard_delete": true}),
+        &full_table_sync(1, &[1, 2]),
+    );
+    out.assert_success();
+    out.assert_stderr_has(&["ACTIVATE_VERSION", "add_record_metadata"]);
+    assert_eq!(schema.count("t"), 2);
+}
