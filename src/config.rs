@@ -91,7 +91,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("skip_schema_creation", [], Boolean, "false", false, "Never run CREATE SCHEMA."),
     setting!("lower_case", [], Boolean, "true", false, "Lower-case column names and table names derived from stream names."),
     setting!("allow_reserved_words", [], Boolean, "false", false, "When false, a column named after a reserved word gets a _ prefix."),
-    setting!("load_method", [], String, "upsert", false, "append-only or upsert (overwrite: not in this build yet)."),
+    setting!("load_method", [], String, "upsert", false, "append-only, upsert, or overwrite (the table's rows are replaced by this run's, in one transaction at the end)."),
     setting!("batch_size_rows", [], Integer, "100000", false, "Rows buffered per stream before it flushes."),
     setting!("maximum_batch_size_mb", ["batch_size_mb", "max_batch_size"], Integer, "100", false, "Bound on all buffered data together, in MB."),
     setting!("max_batch_age_seconds", [], Integer, "60", false, "No buffered row (and so no state waiting for it) waits longer than this before a flush."),
@@ -305,9 +305,12 @@ impl RawConfig {
         let load_method = match self.string("load_method")?.as_deref() {
             None | Some("upsert") => LoadMethod::Upsert,
             Some("append-only") | Some("append_only") | Some("append") => LoadMethod::AppendOnly,
+            Some("overwrite") => LoadMethod::Overwrite,
             Some(other) => {
                 return Err(Error::config(
-                    format!("\"load_method\" must be append-only or upsert, got \"{other}\""),
+                    format!(
+                        "\"load_method\" must be append-only, upsert or overwrite, got \"{other}\""
+                    ),
                     self.origin("load_method"),
                 ))
             }
@@ -523,6 +526,8 @@ pub enum LoadMethod {
     AppendOnly,
     /// Merge by key: last record of a key wins.
     Upsert,
+    /// Replace the table's contents with this run's rows, in one transaction at the end.
+    Overwrite,
 }
 
 /// TLS policy, as libpq names it.

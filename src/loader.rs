@@ -299,12 +299,15 @@ impl Loader<'_> {
             .ok_or_else(|| Error::Internal("table vanished".into()))?;
         // Append-only keeps every record, repeated keys included: no primary key for it.
         let primary_key: &[String] = match self.settings.load_method {
-            LoadMethod::Upsert => &key_columns,
+            LoadMethod::Upsert | LoadMethod::Overwrite => &key_columns,
             LoadMethod::AppendOnly => &[],
         };
         model
             .reconcile(&wanted, primary_key)
             .map_err(|e| stream_error(e.to_string()))?;
+        if self.settings.load_method == LoadMethod::Overwrite {
+            model.enable_overwrite(&schema, &table, &key_columns);
+        }
         let previous = self.streams.remove(&message.stream);
         let mut stream = Stream::new(
             message.stream.clone(),
@@ -558,11 +561,11 @@ impl Loader<'_> {
             table_id: table.id,
             table: table.qualified.clone(),
             stream: stream.name.clone(),
-            ddl: table.take_pending_ddl(),
+            ddl: table.take_flush_ddl(),
             mode,
             rows: batch.rows,
             row_count: batch.row_count,
-            first_seq: batch.first_seq,
+            closes: table.batches_completed_by_flush(batch.first_seq),
             lines: batch.lines,
         };
         self.workers.submit(job)
@@ -623,7 +626,7 @@ impl Loader<'_> {
             mode: WriteMode::Copy { copy: "".into() },
             rows: Vec::new(),
             row_count: 0,
-            first_seq: Some(seq),
+            closes: vec![seq],
             lines: (line, line),
         })
     }
@@ -652,6 +655,23 @@ impl Loader<'_> {
 
     fn finish(mut self, started: Instant) -> Result<Summary> {
         self.flush_all()?;
+        // Overwrites end here: each table's rows replaced by the staged ones in one
+        // transaction, which also completes every staged batch for the states.
+        for table in self.tables.iter_mut() {
+            if let Some((ddl, closes)) = table.take_overwrite_swap() {
+                self.workers.submit(FlushJob {
+                    table_id: table.id,
+                    table: table.qualified.clone(),
+                    stream: String::new(),
+                    ddl,
+                    mode: WriteMode::Copy { copy: "".into() },
+                    rows: Vec::new(),
+                    row_count: 0,
+                    closes,
+                    lines: (0, 0),
+                })?;
+            }
+        }
         // Tables whose DDL no row carried (a stream with a SCHEMA and no records) still get
         // created: an empty source table should give an empty target table.
         for table in self.tables.iter_mut() {
@@ -660,11 +680,11 @@ impl Loader<'_> {
                     table_id: table.id,
                     table: table.qualified.clone(),
                     stream: String::new(),
-                    ddl: table.take_pending_ddl(),
+                    ddl: table.take_flush_ddl(),
                     mode: WriteMode::Copy { copy: "".into() },
                     rows: Vec::new(),
                     row_count: 0,
-                    first_seq: None,
+                    closes: Vec::new(),
                     lines: (0, 0),
                 };
                 self.workers.submit(job)?;

@@ -223,7 +223,9 @@ impl Stream {
             .iter()
             .filter_map(|key| columns.iter().position(|(name, _, _)| name == key))
             .collect();
-        let merge = load_method == LoadMethod::Upsert && !key_slots.is_empty();
+        // An overwrite stages every row; the swap keeps the last of each key.
+        let merge =
+            load_method == LoadMethod::Upsert && !key_slots.is_empty() && !table.is_overwrite();
         // Hard deletes need a key to delete by and the column that marks a delete.
         let deleted_column =
             (hard_delete && merge && columns.iter().any(|(name, _, _)| name == DELETED_AT_COLUMN))
@@ -258,7 +260,7 @@ impl Stream {
             }
         } else {
             WriteMode::Copy {
-                copy: sql::copy_into(&table.qualified, &sql::column_list(&names)).into(),
+                copy: sql::copy_into(table.copy_target(), &sql::column_list(&names)).into(),
             }
         };
         // Slots may hold a record walked before a widening rebuilt the plan; the property

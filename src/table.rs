@@ -18,7 +18,7 @@ use crate::db::sql;
 use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
 use crate::schema::evolution::{column_change, ColumnChange};
-use crate::schema::naming::qualified_name;
+use crate::schema::naming::{fit_identifier, qualified_name};
 
 /// One column of the model.
 #[derive(Debug, Clone)]
@@ -52,9 +52,24 @@ pub struct TableModel {
     pending_ddl: Vec<String>,
     /// Bumped on every change, so stream plans know to rebuild.
     pub generation: u64,
+    /// For `overwrite`: where this run's rows wait for the swap.
+    overwrite: Option<Overwrite>,
     /// True while keyed rows may be COPYed straight in: the table was empty when first seen
     /// (or is created by this run) and no flush has met an existing key yet.
     pub direct_copy: Arc<AtomicBool>,
+}
+
+/// An overwrite in progress.
+#[derive(Debug)]
+struct Overwrite {
+    /// Quoted, qualified staging table.
+    stage: String,
+    /// Whether this run's first flush has (re)created it.
+    created: bool,
+    /// Key columns: the last staged row of each key survives the swap.
+    keys: Vec<String>,
+    /// Batches staged so far: they count as committed only when the swap commits.
+    staged_batches: Vec<u64>,
 }
 
 /// What a stream wants of its table.
@@ -77,6 +92,79 @@ impl TableModel {
         self.unique_keys
             .iter()
             .any(|unique| unique.len() == keys.len() && keys.iter().all(|k| unique.contains(k)))
+    }
+
+    /// Loads this table by `overwrite`: rows go to a staging table, swapped in at the end.
+    pub fn enable_overwrite(&mut self, schema: &str, table: &str, keys: &[String]) {
+        if self.overwrite.is_none() {
+            let stage = fit_identifier(format!("_target_postgres_overwrite_{table}"));
+            self.overwrite = Some(Overwrite {
+                stage: qualified_name(schema, &stage),
+                created: false,
+                keys: keys.to_vec(),
+                staged_batches: Vec::new(),
+            });
+        }
+    }
+
+    /// Where rows are COPYed: the staging table of an overwrite, else the table.
+    pub fn copy_target(&self) -> &str {
+        self.overwrite
+            .as_ref()
+            .map_or(self.qualified.as_str(), |o| o.stage.as_str())
+    }
+
+    /// Whether the table is loaded by `overwrite`.
+    pub fn is_overwrite(&self) -> bool {
+        self.overwrite.is_some()
+    }
+
+    /// The DDL for the next flush: what is queued, and for an overwrite's first flush the
+    /// staging table (made after the queued DDL, so it has the table's current shape).
+    pub fn take_flush_ddl(&mut self) -> Vec<String> {
+        let mut ddl = self.take_pending_ddl();
+        if let Some(overwrite) = self.overwrite.as_mut().filter(|o| !o.created) {
+            ddl.extend(sql::create_overwrite_stage(
+                &overwrite.stage,
+                &self.qualified,
+            ));
+            overwrite.created = true;
+        }
+        ddl
+    }
+
+    /// For an overwrite, keeps a staged batch open until the swap; returns the batches the
+    /// flush itself completes.
+    pub fn batches_completed_by_flush(&mut self, first_seq: Option<u64>) -> Vec<u64> {
+        match (self.overwrite.as_mut(), first_seq) {
+            (Some(overwrite), Some(seq)) => {
+                overwrite.staged_batches.push(seq);
+                Vec::new()
+            }
+            (_, first_seq) => first_seq.into_iter().collect(),
+        }
+    }
+
+    /// The swap that ends an overwrite, and the staged batches its commit completes.
+    pub fn take_overwrite_swap(&mut self) -> Option<(Vec<String>, Vec<u64>)> {
+        let mut ddl = self.take_flush_ddl();
+        let overwrite = self.overwrite.take()?;
+        let columns: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        ddl.extend(sql::overwrite_swap(
+            &overwrite.stage,
+            &self.qualified,
+            &columns,
+            &overwrite.keys,
+        ));
+        Some((ddl, overwrite.staged_batches))
+    }
+
+    /// Queues DDL built for the table, and the same for a staging table that already exists.
+    fn push_ddl(&mut self, build: impl Fn(&str) -> String) {
+        self.pending_ddl.push(build(&self.qualified));
+        if let Some(overwrite) = self.overwrite.as_ref().filter(|o| o.created) {
+            self.pending_ddl.push(build(&overwrite.stage));
+        }
     }
 
     /// Whether DDL waits for the next flush.
@@ -119,31 +207,26 @@ impl TableModel {
         }
         let mut changed = false;
         for column in wanted {
-            let Some(existing) = self.columns.iter_mut().find(|c| c.name == column.name) else {
-                self.pending_ddl.push(sql::add_column(
-                    &self.qualified,
-                    &column.name,
-                    &column.type_name,
-                ));
+            let Some(index) = self.columns.iter().position(|c| c.name == column.name) else {
+                self.push_ddl(|table| sql::add_column(table, &column.name, &column.type_name));
                 self.columns.push(new_column(column));
                 changed = true;
                 continue;
             };
+            let existing_type = self.columns[index].pg_type.clone();
             if let ColumnChange::Widen { type_name, using } =
-                column_change(&existing.pg_type, &column.type_name)
+                column_change(&existing_type, &column.type_name)
             {
                 log::info!(
                     "column \"{}\" of {} widens from {} to {type_name}",
                     column.name,
                     self.qualified,
-                    existing.type_name
+                    self.columns[index].type_name
                 );
-                self.pending_ddl.push(sql::alter_column_type(
-                    &self.qualified,
-                    &column.name,
-                    &type_name,
-                    &using,
-                ));
+                self.push_ddl(|table| {
+                    sql::alter_column_type(table, &column.name, &type_name, &using)
+                });
+                let existing = &mut self.columns[index];
                 existing.pg_type = PgType::from_format_type(&type_name);
                 existing.type_name = type_name;
                 changed = true;
@@ -179,14 +262,12 @@ impl TableModel {
 
     /// Widens an integer column to numeric (an integer arrived that does not fit).
     pub fn widen_to_numeric(&mut self, name: &str) {
-        let qualified = self.qualified.clone();
+        if self.columns.iter().any(|c| c.name == name) {
+            self.push_ddl(|table| {
+                sql::alter_column_type(table, name, "numeric", "{column}::numeric")
+            });
+        }
         if let Some(column) = self.columns.iter_mut().find(|c| c.name == name) {
-            self.pending_ddl.push(sql::alter_column_type(
-                &qualified,
-                name,
-                "numeric",
-                "{column}::numeric",
-            ));
             column.type_name = "numeric".to_string();
             column.pg_type = PgType::Numeric;
             self.generation += 1;
@@ -252,6 +333,7 @@ impl Tables {
                 primary_key: found.primary_key,
                 pending_ddl: Vec::new(),
                 generation: 0,
+                overwrite: None,
                 direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
             },
             None => TableModel {
@@ -263,6 +345,7 @@ impl Tables {
                 primary_key: Vec::new(),
                 pending_ddl: Vec::new(),
                 generation: 0,
+                overwrite: None,
                 direct_copy: Arc::new(AtomicBool::new(true)),
             },
         };

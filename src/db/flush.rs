@@ -71,8 +71,10 @@ pub struct FlushJob {
     pub rows: Vec<u8>,
     /// Number of tuples in `rows`.
     pub row_count: usize,
-    /// Sequence number of the batch's oldest record, for the state tracker.
-    pub first_seq: Option<u64>,
+    /// Open batches (by their oldest record's sequence number) this job's commit completes,
+    /// for the state tracker: usually its own batch; for an overwrite, the swap completes
+    /// every batch that was staged for it.
+    pub closes: Vec<u64>,
     /// First and last input line of the batch, for messages.
     pub lines: (u64, u64),
 }

@@ -91,6 +91,43 @@ pub fn is_idempotent_ddl(statement: &str) -> bool {
     statement.contains(" IF NOT EXISTS ")
 }
 
+/// Orders an overwrite's staged rows, so the last record of a key wins at the swap.
+const STAGE_ORDINAL: &str = "\"_target_postgres_ordinal\"";
+
+/// Creates an overwrite's staging table anew, shaped like `table`, with an ordinal.
+pub fn create_overwrite_stage(stage: &str, table: &str) -> Vec<String> {
+    vec![
+        format!("DROP TABLE IF EXISTS {stage}"),
+        format!("CREATE UNLOGGED TABLE {stage} (LIKE {table} INCLUDING DEFAULTS)"),
+        format!("ALTER TABLE {stage} ADD COLUMN {STAGE_ORDINAL} bigserial"),
+    ]
+}
+
+/// The swap that ends an overwrite: the table's rows replaced by the staged ones (the last
+/// of each key), the stage dropped. `DELETE`, not `TRUNCATE`: readers keep seeing the old
+/// rows until the commit, and a failure leaves them in place.
+pub fn overwrite_swap(
+    stage: &str,
+    table: &str,
+    columns: &[String],
+    keys: &[String],
+) -> Vec<String> {
+    let all = column_list(columns);
+    let source = if keys.is_empty() {
+        format!("{stage} ORDER BY {STAGE_ORDINAL}")
+    } else {
+        let keys = column_list(keys);
+        format!(
+            "(SELECT DISTINCT ON ({keys}) * FROM {stage} ORDER BY {keys}, {STAGE_ORDINAL} DESC) AS latest"
+        )
+    };
+    vec![
+        format!("DELETE FROM {table}"),
+        format!("INSERT INTO {table} ({all}) SELECT {all} FROM {source}"),
+        format!("DROP TABLE {stage}"),
+    ]
+}
+
 /// `"a", "b", "c"`.
 pub fn column_list<S: AsRef<str>>(names: &[S]) -> String {
     names

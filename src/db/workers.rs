@@ -227,10 +227,11 @@ impl Shared {
             // The state tracker learns of the commit before the queue does, so that `finish`
             // cannot return while a committed batch is still counted as open.
             let outcome = match outcome {
-                Ok(counts) => match job.first_seq {
-                    Some(seq) => self.tracker.close_batch(seq).map(|()| counts),
-                    None => Ok(counts),
-                },
+                Ok(counts) => job
+                    .closes
+                    .iter()
+                    .try_for_each(|&seq| self.tracker.close_batch(seq))
+                    .map(|()| counts),
                 Err(error) => Err(error),
             };
             let mut queue = self.lock();

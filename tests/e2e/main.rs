@@ -8,7 +8,7 @@
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
-//! hard deletes).
+//! hard deletes), [`overwrite`] (replacing a table's rows in one transaction).
 
 mod cli;
 mod concurrency;
@@ -16,6 +16,7 @@ mod deletes;
 mod errors;
 mod loading;
 mod names;
+mod overwrite;
 mod state;
 mod support;
 mod types;
