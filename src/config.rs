@@ -326,7 +326,10 @@ impl RawConfig {
         }
 
         let batch_size_rows = self.positive("batch_size_rows", 100_000)?;
-        let max_batch_age = Duration::from_secs(self.positive("max_batch_age_seconds", 60)? as u64);
+        // Bounded so that deadlines computed from it cannot overflow a clock (a day is far
+        // beyond any useful age).
+        let max_batch_age =
+            Duration::from_secs(self.positive("max_batch_age_seconds", 60)?.min(86_400) as u64);
         let maximum_batch_size_mb = self.positive("maximum_batch_size_mb", 100)?;
         let parallelism = match self.integer("max_parallelism")?.unwrap_or(4) {
             n if n <= 0 => std::thread::available_parallelism()
@@ -469,7 +472,7 @@ impl RawConfig {
                 ));
             }
         }
-        let connect_timeout = self.positive("connect_timeout_seconds", 10)?;
+        let connect_timeout = self.positive("connect_timeout_seconds", 10)?.min(86_400);
         Ok(ConnectionSettings {
             host,
             port,
@@ -748,6 +751,19 @@ mod tests {
         assert_eq!(settings.connection.port, 7777);
         assert!(!settings.lower_case);
         assert_eq!(settings.before_run_sql, vec!["select 1".to_string()]);
+    }
+
+    #[test]
+    fn huge_durations_are_capped_not_overflowed() {
+        let settings =
+            raw(json!({"max_batch_age_seconds": i64::MAX, "connect_timeout_seconds": i64::MAX}))
+                .validate()
+                .unwrap();
+        assert_eq!(settings.max_batch_age, Duration::from_secs(86_400));
+        assert_eq!(
+            settings.connection.connect_timeout,
+            Duration::from_secs(86_400)
+        );
     }
 
     #[test]

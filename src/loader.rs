@@ -423,7 +423,8 @@ impl Loader<'_> {
                 record_error(RecordError::Invalid(reason), line, message.stream.as_ref())
             })?;
         }
-        let mut widened = false;
+        // Columns widened for this record: each at most once, so the loop ends.
+        let mut widened: Vec<String> = Vec::new();
         loop {
             let stream = self
                 .streams
@@ -468,7 +469,7 @@ impl Loader<'_> {
                     column,
                     error: ValueError::IntegerOverflow,
                     ..
-                }) if !widened => {
+                }) if !widened.contains(&column) => {
                     // An integer too big for its column widens the column to numeric: send
                     // what was encoded for the old type, then queue the ALTER.
                     self.flush_table(table_id)?;
@@ -481,7 +482,7 @@ impl Loader<'_> {
                         model.qualified
                     );
                     model.widen_to_numeric(&column);
-                    widened = true;
+                    widened.push(column);
                 }
                 Err(error) => {
                     return Err(record_error(error, line, message.stream.as_ref()));

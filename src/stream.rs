@@ -317,6 +317,10 @@ impl Stream {
         let Some(plan) = self.plan.as_ref() else {
             return Err(RecordError::Invalid("stream has no plan".into()));
         };
+        if plan.columns.is_empty() {
+            // A schema without properties: the record has nothing to store.
+            return Ok(false);
+        }
         let out = self.batch.buffer();
         let start = out.len();
         begin_tuple(plan.columns.len() as u16, out);
@@ -360,7 +364,15 @@ impl Stream {
                     .unwrap_or_default();
                 return Err(RecordError::NullKey { column });
             }
+            let key_start = self.key_scratch.len();
             self.key_scratch.extend_from_slice(field);
+            // NUMERIC's send format carries the display scale: 1 and 1.0 differ in bytes but
+            // are one key to PostgreSQL. Compare keys without it (digits are normalised).
+            if matches!(plan.columns.get(slot), Some((_, PgType::Numeric, _))) {
+                if let Some(dscale) = self.key_scratch.get_mut(key_start + 10..key_start + 12) {
+                    dscale.fill(0);
+                }
+            }
         }
         let key = plan.merge.then_some(self.key_scratch.as_slice());
         Ok(self.batch.commit_row(start, key, seq, line_number))

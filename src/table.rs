@@ -147,6 +147,8 @@ impl TableModel {
 
     /// The swap that ends an overwrite, and the staged batches its commit completes.
     pub fn take_overwrite_swap(&mut self) -> Option<(Vec<String>, Vec<u64>)> {
+        // Only an overwrite has a swap; other tables keep their queued DDL.
+        self.overwrite.as_ref()?;
         let mut ddl = self.take_flush_ddl();
         let overwrite = self.overwrite.take()?;
         let columns: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
@@ -261,17 +263,23 @@ impl TableModel {
     }
 
     /// Widens an integer column to numeric (an integer arrived that does not fit).
-    pub fn widen_to_numeric(&mut self, name: &str) {
-        if self.columns.iter().any(|c| c.name == name) {
-            self.push_ddl(|table| {
-                sql::alter_column_type(table, name, "numeric", "{column}::numeric")
-            });
-        }
-        if let Some(column) = self.columns.iter_mut().find(|c| c.name == name) {
-            column.type_name = "numeric".to_string();
-            column.pg_type = PgType::Numeric;
-            self.generation += 1;
-        }
+    pub fn widen_to_numeric(&mut self, name: &str) -> bool {
+        let Some(index) = self.columns.iter().position(|c| c.name == name) else {
+            return false;
+        };
+        // An integer array widens to a numeric array, a scalar to numeric.
+        let type_name = match &self.columns[index].pg_type {
+            PgType::Array { element, .. } if element.is_integer() => "numeric[]",
+            pg_type if pg_type.is_integer() => "numeric",
+            _ => return false,
+        };
+        let using = format!("{{column}}::{type_name}");
+        self.push_ddl(|table| sql::alter_column_type(table, name, type_name, &using));
+        let column = &mut self.columns[index];
+        column.type_name = type_name.to_string();
+        column.pg_type = PgType::from_format_type(type_name);
+        self.generation += 1;
+        true
     }
 }
 

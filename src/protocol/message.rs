@@ -127,6 +127,21 @@ struct Envelope<'a> {
     sequence: Option<&'a RawValue>,
 }
 
+/// The envelope fields we read; each may appear once.
+const ENVELOPE_FIELDS: [&str; 11] = [
+    "type",
+    "stream",
+    "record",
+    "schema",
+    "key_properties",
+    "unique_constraints",
+    "unique_conflict_method",
+    "value",
+    "version",
+    "time_extracted",
+    "sequence",
+];
+
 struct EnvelopeVisitor<'h, H> {
     slots: &'h mut H,
 }
@@ -140,7 +155,15 @@ impl<'de, H: RecordSlots> Visitor<'de> for EnvelopeVisitor<'_, H> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Envelope<'de>, M::Error> {
         let mut envelope = Envelope::default();
+        let mut seen = [false; ENVELOPE_FIELDS.len()];
         while let Some(key) = map.next_key::<Key<'de>>()? {
+            // A field given twice is ambiguous (which stream did the record belong to?):
+            // refuse it rather than guess.
+            if let Some(index) = ENVELOPE_FIELDS.iter().position(|f| *f == key.as_str()) {
+                if std::mem::replace(&mut seen[index], true) {
+                    return Err(de::Error::duplicate_field(ENVELOPE_FIELDS[index]));
+                }
+            }
             match key.as_str() {
                 "type" => envelope.kind = Some(map.next_value()?),
                 "stream" => envelope.stream = Some(map.next_value()?),
@@ -453,6 +476,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let line = r#"{"type":"RECORD","stream":"a","record":{"id":1},"stream":"b"}"#;
+        let err = parse_message(line).unwrap_err();
+        assert!(err.contains("duplicate field `stream`"), "{err}");
     }
 
     #[test]

@@ -1007,3 +1007,82 @@ fn records_load_whatever_the_key_order_of_their_message() {
     );
     assert_eq!(out.stderr_lines_with("\"extra\"").len(), 1, "{out:?}");
 }
+
+#[test]
+fn numeric_keys_equal_in_value_are_one_key_in_a_batch() {
+    // Regression: 1 and 1.0 encode to different NUMERIC bytes but are one key.
+    let schema = TestSchema::new("numeric_keys");
+    let input = jsonl(&[
+        schema_msg(
+            "t",
+            json!({"id": {"type": "number"}, "v": nullable("string")}),
+            &["id"],
+        ),
+        record("t", json!({"id": 1, "v": "first"})),
+        record("t", json!({"id": 1.0, "v": "second"})),
+        record("t", json!({"id": 2.50, "v": "x"})),
+        record("t", json!({"id": 2.5, "v": "y"})),
+    ]);
+    for _ in 0..2 {
+        run_target(&schema, json!({}), &input).assert_success();
+    }
+    assert_eq!(
+        strings(&format!("SELECT v FROM {} ORDER BY id", schema.table("t"))),
+        vec!["second", "y"]
+    );
+}
+
+#[test]
+fn several_integers_beyond_64_bits_in_one_record_widen_every_column() {
+    let schema = TestSchema::new("widen_many");
+    let input = jsonl(&[
+        schema_msg(
+            "t",
+            json!({"id": {"type": "integer"}, "a": nullable("integer"),
+                   "b": nullable("integer"),
+                   "c": {"type": ["null", "array"], "items": {"type": "integer"}}}),
+            &["id"],
+        ),
+        record("t", json!({"id": 1, "a": 1, "b": 2, "c": [3]})),
+        r#"{"type":"RECORD","stream":"t","record":{"id":2,"a":99999999999999999999,"b":-99999999999999999999,"c":[1,99999999999999999999]}}"#.to_string(),
+    ]);
+    run_target(&schema, json!({}), &input).assert_success();
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT a::text, b::text, c::text FROM {} WHERE id = 2",
+            schema.table("t")
+        )),
+        vec![vec![
+            Some("99999999999999999999".to_string()),
+            Some("-99999999999999999999".to_string()),
+            Some("{1,99999999999999999999}".to_string()),
+        ]]
+    );
+}
+
+#[test]
+fn a_schema_without_properties_loads_without_failing() {
+    let schema = TestSchema::new("no_properties");
+    let input = jsonl(&[
+        r#"{"type":"SCHEMA","stream":"e","schema":{"properties":{}},"key_properties":[]}"#
+            .to_string(),
+        record("e", json!({"anything": 1})),
+        state(json!({"s": 1})),
+    ]);
+    let out = run_target(&schema, json!({}), &input);
+    out.assert_success();
+    assert_eq!(out.states(), vec![json!({"s": 1})]);
+}
+
+#[test]
+fn a_record_naming_its_stream_twice_is_refused() {
+    let schema = TestSchema::new("stream_twice");
+    let input = jsonl(&[
+        schema_msg("a", json!({"id": {"type": "integer"}}), &["id"]),
+        schema_msg("b", json!({"id": {"type": "integer"}}), &["id"]),
+        r#"{"type":"RECORD","stream":"a","record":{"id":1},"stream":"b"}"#.to_string(),
+    ]);
+    let out = run_target(&schema, json!({}), &input);
+    out.assert_load_failure()
+        .assert_stderr_has(&["line 3", "stream"]);
+}
