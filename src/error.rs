@@ -92,6 +92,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A flush whose outcome is unknown (the connection broke during COMMIT of rows that a
+    /// replay would double): the run stops rather than guess.
+    #[error("{0}")]
+    CommitUnknown(String),
+
     /// A flush worker stopped without reporting (a bug, reported rather than hidden).
     #[error("internal error: {0}")]
     Internal(String),

@@ -97,6 +97,8 @@ enum Step {
     Data,
     /// The direct COPY of a keyed batch met a key that is already in the table.
     KeyConflict,
+    /// COMMIT itself failed: the outcome is unknown to us.
+    Commit,
 }
 
 impl FlushJob {
@@ -123,6 +125,17 @@ impl FlushJob {
                         started.elapsed()
                     );
                     return Ok(counts);
+                }
+                Err((Step::Commit, error))
+                    if matches!(self.mode, WriteMode::Copy { .. }) && self.row_count > 0 =>
+                {
+                    // The server may have committed before the connection broke. Replaying an
+                    // append would then store the rows twice: stop instead, and say so.
+                    return Err(Error::CommitUnknown(format!(
+                        "the connection broke while committing {} rows into {} (stream \"{}\", lines {}-{}); \
+                         whether they were stored is unknown, so they are not sent again: {error}",
+                        self.row_count, self.table, self.stream, self.lines.0, self.lines.1
+                    )));
                 }
                 Err((Step::KeyConflict, _)) => {
                     // Not a failure: the optimistic direct COPY met an existing key and was
@@ -233,7 +246,9 @@ impl FlushJob {
                 }
             }
         };
-        transaction.commit().map_err(data("committing"))?;
+        transaction
+            .commit()
+            .map_err(|e| (Step::Commit, Error::db(context("committing"), e)))?;
         Ok(counts)
     }
 }
