@@ -27,7 +27,9 @@ use crate::protocol::message::{
 use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::StateTracker;
 use crate::schema::naming::quote_ident;
-use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
+use crate::schema::naming::{
+    clean_name, split_stream_name, unique_names, NamingOptions, MAX_IDENTIFIER_BYTES,
+};
 use crate::schema::types::column_type_for;
 use crate::shutdown::Shutdown;
 use crate::stream::{
@@ -241,24 +243,30 @@ impl Loader<'_> {
             message: text,
         };
         let properties = self.properties_of(&message.schema);
-        let keys_source = if message.unique_constraints.is_empty() {
-            &message.key_properties
-        } else {
-            &message.unique_constraints
-        };
-        let mut key_columns = Vec::with_capacity(keys_source.len());
-        for key in keys_source {
-            let column = properties
+        let columns_of = |names: &[String]| -> Result<Vec<String>> {
+            names
                 .iter()
-                .find(|p| &p.name == key)
-                .map(|p| p.column.clone())
-                .ok_or_else(|| {
-                    stream_error(format!(
-                        "key property \"{key}\" is not in the schema's properties"
-                    ))
-                })?;
-            key_columns.push(column);
-        }
+                .map(|key| {
+                    properties
+                        .iter()
+                        .find(|p| &p.name == key)
+                        .map(|p| p.column.clone())
+                        .ok_or_else(|| {
+                            stream_error(format!(
+                                "key property \"{key}\" is not in the schema's properties"
+                            ))
+                        })
+                })
+                .collect()
+        };
+        let primary_key_columns = columns_of(&message.key_properties)?;
+        // Mage's unique_constraints: a UNIQUE constraint, and the key rows are merged on.
+        let unique_columns = columns_of(&message.unique_constraints)?;
+        let key_columns = if unique_columns.is_empty() {
+            primary_key_columns.clone()
+        } else {
+            unique_columns.clone()
+        };
         if key_columns.is_empty() && self.settings.primary_key_required {
             return Err(stream_error(
                 "has no key_properties and primary_key_required is set".into(),
@@ -297,13 +305,15 @@ impl Loader<'_> {
             .tables
             .get_mut(table_id)
             .ok_or_else(|| Error::Internal("table vanished".into()))?;
-        // Append-only keeps every record, repeated keys included: no primary key for it.
-        let primary_key: &[String] = match self.settings.load_method {
-            LoadMethod::Upsert | LoadMethod::Overwrite => &key_columns,
-            LoadMethod::AppendOnly => &[],
+        // Append-only keeps every record, repeated keys included: no key constraint for it.
+        let (primary_key, unique): (&[String], &[String]) = match self.settings.load_method {
+            LoadMethod::Upsert | LoadMethod::Overwrite => (&primary_key_columns, &unique_columns),
+            LoadMethod::AppendOnly => (&[], &[]),
         };
+        let unique = (!unique.is_empty())
+            .then(|| (mage_unique_constraint_name(&schema, &table, unique), unique));
         model
-            .reconcile(&wanted, primary_key)
+            .reconcile(&wanted, primary_key, unique)
             .map_err(|e| stream_error(e.to_string()))?;
         if self.settings.load_method == LoadMethod::Overwrite {
             model.enable_overwrite(&schema, &table, &key_columns);
@@ -781,6 +791,35 @@ impl RecordSlots for SlotFiller<'_> {
             current.unknown(property);
         }
     }
+}
+
+/// The name Mage gives the UNIQUE constraint of `unique_constraints`: `unique`, the cleaned
+/// `schema_table`, `_`, the columns joined by `_`, cut to 63 bytes.
+fn mage_unique_constraint_name(schema: &str, table: &str, columns: &[String]) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let mut name = format!(
+        "unique{}_{}",
+        clean(&format!("{schema}_{table}")),
+        columns.join("_")
+    );
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        let mut cut = MAX_IDENTIFIER_BYTES;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    name
 }
 
 /// Now, in PostgreSQL's timestamp unit: microseconds since 2000-01-01 UTC.

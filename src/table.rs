@@ -182,7 +182,12 @@ impl TableModel {
     /// Makes the model hold every wanted column: a CREATE TABLE (with the primary key) when
     /// the table does not exist, ADD COLUMN for columns it lacks. Existing columns keep
     /// their type. Returns whether anything changed.
-    pub fn reconcile(&mut self, wanted: &[WantedColumn], primary_key: &[String]) -> Result<bool> {
+    pub fn reconcile(
+        &mut self,
+        wanted: &[WantedColumn],
+        primary_key: &[String],
+        unique: Option<(String, &[String])>,
+    ) -> Result<bool> {
         for column in wanted {
             if !sql::is_safe_type_name(&column.type_name) {
                 return Err(Error::Internal(format!(
@@ -196,8 +201,17 @@ impl TableModel {
                 .iter()
                 .map(|c| (c.name.clone(), c.type_name.clone()))
                 .collect();
-            self.pending_ddl
-                .push(sql::create_table(&self.qualified, &columns, primary_key));
+            self.pending_ddl.push(sql::create_table(
+                &self.qualified,
+                &columns,
+                primary_key,
+                unique
+                    .as_ref()
+                    .map(|(name, columns)| (name.as_str(), *columns)),
+            ));
+            if let Some((_, unique_columns)) = &unique {
+                self.unique_keys.push(unique_columns.to_vec());
+            }
             self.columns = wanted.iter().map(new_column).collect();
             if !primary_key.is_empty() {
                 self.unique_keys.push(primary_key.to_vec());
@@ -255,6 +269,17 @@ impl TableModel {
             self.primary_key = primary_key.to_vec();
             self.unique_keys.push(primary_key.to_vec());
             changed = true;
+        }
+        if let Some((name, unique_columns)) = unique {
+            if !self.has_unique_index_on(unique_columns) {
+                self.pending_ddl.push(sql::add_unique_constraint(
+                    &self.qualified,
+                    &name,
+                    unique_columns,
+                ));
+                self.unique_keys.push(unique_columns.to_vec());
+                changed = true;
+            }
         }
         if changed {
             self.generation += 1;

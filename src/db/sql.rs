@@ -42,13 +42,25 @@ pub fn create_schema(schema: &str) -> String {
 }
 
 /// `CREATE TABLE IF NOT EXISTS` with columns in order and an optional primary key.
-pub fn create_table(table: &str, columns: &[(String, String)], primary_key: &[String]) -> String {
+pub fn create_table(
+    table: &str,
+    columns: &[(String, String)],
+    primary_key: &[String],
+    unique: Option<(&str, &[String])>,
+) -> String {
     let mut parts: Vec<String> = columns
         .iter()
         .map(|(name, type_name)| format!("{} {type_name}", quote_ident(name)))
         .collect();
     if !primary_key.is_empty() {
         parts.push(format!("PRIMARY KEY ({})", column_list(primary_key)));
+    }
+    if let Some((name, unique_columns)) = unique {
+        parts.push(format!(
+            "CONSTRAINT {} UNIQUE ({})",
+            quote_ident(name),
+            column_list(unique_columns)
+        ));
     }
     format!("CREATE TABLE IF NOT EXISTS {table} ({})", parts.join(", "))
 }
@@ -74,6 +86,16 @@ pub fn drop_not_null(table: &str, name: &str) -> String {
     format!(
         "ALTER TABLE {table} ALTER COLUMN {} DROP NOT NULL",
         quote_ident(name)
+    )
+}
+
+/// `ALTER TABLE ... ADD CONSTRAINT ... UNIQUE` for Mage's unique_constraints on an existing
+/// table.
+pub fn add_unique_constraint(table: &str, name: &str, columns: &[String]) -> String {
+    format!(
+        "ALTER TABLE {table} ADD CONSTRAINT {} UNIQUE ({})",
+        quote_ident(name),
+        column_list(columns)
     )
 }
 

@@ -1086,3 +1086,130 @@ fn a_record_naming_its_stream_twice_is_refused() {
     out.assert_load_failure()
         .assert_stderr_has(&["line 3", "stream"]);
 }
+
+fn mage_schema(method: Option<&str>) -> String {
+    let mut message = json!({
+        "type": "SCHEMA",
+        "stream": "users",
+        "schema": {"properties": {
+            "email": {"type": "string"}, "name": {"type": ["null", "string"]}
+        }},
+        "key_properties": [],
+        "unique_constraints": ["email"],
+        "replication_method": "INCREMENTAL",
+    });
+    if let Some(method) = method {
+        message["unique_conflict_method"] = json!(method);
+    }
+    message.to_string()
+}
+
+fn unique_constraints_of(schema: &TestSchema, table: &str) -> Vec<String> {
+    strings(&format!(
+        "SELECT conname::text FROM pg_constraint WHERE conrelid = {}::regclass AND contype = 'u'",
+        ql(&schema.table(table))
+    ))
+}
+
+#[test]
+fn mage_unique_constraints_make_a_named_unique_constraint_and_merge_on_it() {
+    let schema = TestSchema::new("mage_unique");
+    let input = jsonl(&[
+        mage_schema(None),
+        record("users", json!({"email": "a@x", "name": "first"})),
+        record("users", json!({"email": "a@x", "name": "second"})),
+        record("users", json!({"email": "b@x", "name": "b"})),
+    ]);
+    run_target(&schema, json!({}), &input).assert_success();
+    let expected_name: String = format!("unique{}_users_email", schema.name)
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>();
+    let expected_name = expected_name[..expected_name.len().min(63)].to_string();
+    assert_eq!(unique_constraints_of(&schema, "users"), vec![expected_name]);
+    assert_eq!(
+        strings(&format!(
+            "SELECT name FROM {} ORDER BY email",
+            schema.table("users")
+        )),
+        vec!["second", "b"]
+    );
+    // UPDATE (the default) updates on a second run; IGNORE keeps the existing row.
+    let update = jsonl(&[
+        mage_schema(Some("UPDATE")),
+        record("users", json!({"email": "b@x", "name": "b2"})),
+    ]);
+    run_target(&schema, json!({}), &update).assert_success();
+    let ignore = jsonl(&[
+        mage_schema(Some("IGNORE")),
+        record("users", json!({"email": "b@x", "name": "b3"})),
+        record("users", json!({"email": "c@x", "name": "c"})),
+    ]);
+    run_target(&schema, json!({}), &ignore).assert_success();
+    assert_eq!(
+        strings(&format!(
+            "SELECT name FROM {} ORDER BY email",
+            schema.table("users")
+        )),
+        vec!["second", "b2", "c"]
+    );
+}
+
+#[test]
+fn mage_unique_constraints_are_added_to_an_existing_table() {
+    let schema = TestSchema::new("mage_unique_add");
+    schema.create();
+    schema.execute(&format!(
+        "CREATE TABLE {} (email text, name text)",
+        schema.table("users")
+    ));
+    schema.execute(&format!(
+        "INSERT INTO {} VALUES ('a@x', 'old')",
+        schema.table("users")
+    ));
+    let input = jsonl(&[
+        mage_schema(None),
+        record("users", json!({"email": "a@x", "name": "new"})),
+    ]);
+    run_target(&schema, json!({}), &input).assert_success();
+    assert_eq!(unique_constraints_of(&schema, "users").len(), 1);
+    assert_eq!(
+        strings(&format!("SELECT name FROM {}", schema.table("users"))),
+        vec!["new"]
+    );
+}
+
+#[test]
+fn a_column_widens_from_integer_to_number_to_string_across_three_schemas() {
+    let schema = TestSchema::new("widen_three");
+    let message = |ty: &str| {
+        schema_msg(
+            "t",
+            json!({"id": {"type": "integer"}, "x": nullable(ty)}),
+            &["id"],
+        )
+    };
+    let input = jsonl(&[
+        message("integer"),
+        record("t", json!({"id": 1, "x": 42})),
+        message("number"),
+        record("t", json!({"id": 2, "x": 4.25})),
+        message("string"),
+        record("t", json!({"id": 3, "x": "forty-two"})),
+    ]);
+    run_target(&schema, json!({}), &input).assert_success();
+    assert_eq!(
+        schema.columns("t")[1],
+        ("x".to_string(), "text".to_string())
+    );
+    assert_eq!(
+        strings(&format!("SELECT x FROM {} ORDER BY id", schema.table("t"))),
+        vec!["42", "4.25", "forty-two"]
+    );
+}
