@@ -7,6 +7,7 @@ use crate::config::SETTINGS;
 
 /// Capabilities this build really implements (Meltano's vocabulary).
 pub const CAPABILITIES: &[&str] = &[
+    "schema-flattening",
     "about",
     "validate-records",
     "target-schema",

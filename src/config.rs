@@ -103,8 +103,8 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("validate_records", [], Boolean, "false", false, "Validate every record against its stream's JSON Schema."),
     setting!("invalid_records", [], String, "fail", false, "What to do with a record that does not fit: fail (skip and dead_letter: not in this build yet)."),
     setting!("invalid_records_threshold", [], Integer, "0", false, "With skip/dead_letter: fail once more than this many were set aside."),
-    setting!("data_flattening_max_level", ["flattening_max_depth"], Integer, "0", false, "Flatten objects into parent__child columns to this depth (not in this build yet)."),
-    setting!("flattening_enabled", [], Boolean, "false", false, "Meltano's switch for flattening (not in this build yet)."),
+    setting!("data_flattening_max_level", ["flattening_max_depth"], Integer, "0", false, "Flatten object properties into parent__child columns, this many levels deep (0: objects are jsonb)."),
+    setting!("flattening_enabled", [], Boolean, "false", false, "Meltano's switch: false turns flattening off whatever the depth."),
     setting!("sanitize_null_text_characters", [], Boolean, "true", false, "Replace U+0000 in strings with U+FFFD; false makes it an error."),
     setting!("primary_key_required", [], Boolean, "false", false, "Refuse streams without key_properties."),
     setting!("before_run_sql", [], StringList, "", false, "SQL run once after connecting."),
@@ -294,10 +294,6 @@ impl RawConfig {
             .unwrap_or_else(|| "default".to_string())
     }
 
-    fn is_set(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// Validates everything into [`Settings`].
     pub fn validate(&self) -> Result<Settings> {
         let connection = self.connection()?;
@@ -339,15 +335,6 @@ impl RawConfig {
             n => usize::try_from(n).unwrap_or(16).min(64),
         };
 
-        for unimplemented in ["data_flattening_max_level", "flattening_enabled"] {
-            if self.is_set(unimplemented) {
-                log::warn!(
-                    "config: \"{unimplemented}\" is not implemented in this build yet and is ignored ({})",
-                    self.origin(unimplemented)
-                );
-            }
-        }
-
         Ok(Settings {
             connection,
             schema: self
@@ -375,6 +362,12 @@ impl RawConfig {
             schema_mapping: self.schema_mapping()?,
             add_record_metadata: self.boolean("add_record_metadata")?.unwrap_or(false),
             hard_delete: self.boolean("hard_delete")?.unwrap_or(false),
+            flattening_max_level: match self.boolean("flattening_enabled")? {
+                Some(false) => 0,
+                _ => self
+                    .integer("data_flattening_max_level")?
+                    .map_or(0, |n| usize::try_from(n.clamp(0, 32)).unwrap_or(0)),
+            },
         })
     }
 
@@ -656,6 +649,8 @@ pub struct Settings {
     pub add_record_metadata: bool,
     /// Delete rows whose record carries `_sdc_deleted_at`.
     pub hard_delete: bool,
+    /// Levels of object properties flattened into `parent__child` columns.
+    pub flattening_max_level: usize,
 }
 
 /// Reads the configs named on the command line (`ENV` means the environment) into

@@ -5,6 +5,7 @@
 //! first targets a table (one catalog read) and waits on the workers only when the memory
 //! bound is reached.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -242,7 +243,7 @@ impl Loader<'_> {
             stream: message.stream.clone(),
             message: text,
         };
-        let properties = self.properties_of(&message.schema);
+        let (properties, flattened) = self.properties_of(&message.schema);
         let columns_of = |names: &[String]| -> Result<Vec<String>> {
             names
                 .iter()
@@ -328,6 +329,7 @@ impl Loader<'_> {
             message.fingerprint,
             validator,
         );
+        stream.flattened = flattened;
         if let Some(previous) = previous {
             stream.unknown_properties = previous.unknown_properties;
             stream.ignored_values = previous.ignored_values;
@@ -341,25 +343,35 @@ impl Loader<'_> {
         Ok(())
     }
 
-    fn properties_of(&self, schema: &Value) -> Vec<Property> {
-        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
-            return Vec::new();
-        };
-        let cleaned: Vec<String> = properties
-            .keys()
-            .map(|name| clean_name(name, self.naming))
+    /// The stream's properties in schema order, objects flattened into `parent__child`
+    /// properties down to `data_flattening_max_level`, and the flattened objects' paths.
+    fn properties_of(&self, schema: &Value) -> (Vec<Property>, HashSet<String>) {
+        let mut leaves: Vec<(String, &Value)> = Vec::new();
+        let mut flattened = HashSet::new();
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            flatten_properties(
+                properties,
+                None,
+                self.settings.flattening_max_level,
+                &mut leaves,
+                &mut flattened,
+            );
+        }
+        let cleaned: Vec<String> = leaves
+            .iter()
+            .map(|(name, _)| clean_name(name, self.naming))
             .collect();
         let columns = unique_names(&cleaned);
-        for ((name, clean), column) in properties.keys().zip(&cleaned).zip(&columns) {
+        for (((name, _), clean), column) in leaves.iter().zip(&cleaned).zip(&columns) {
             if clean != column {
                 log::warn!("property \"{name}\" collides with another after cleaning; its column is \"{column}\"");
             }
         }
-        let mut properties: Vec<Property> = properties
-            .iter()
+        let mut properties: Vec<Property> = leaves
+            .into_iter()
             .zip(columns)
             .map(|((name, subschema), column)| Property {
-                name: name.clone(),
+                name,
                 column,
                 type_name: column_type_for(subschema),
                 metadata: None,
@@ -379,7 +391,7 @@ impl Loader<'_> {
                 }
             }
         }
-        properties
+        (properties, flattened)
     }
 
     /// The target schema and table of a stream.
@@ -790,6 +802,50 @@ impl RecordSlots for SlotFiller<'_> {
         if let Some(current) = self.current.as_mut() {
             current.unknown(property);
         }
+    }
+
+    fn is_flattened(&self, path: &str) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|current| current.is_flattened(path))
+    }
+}
+
+/// Collects the leaf properties of `properties` (joined names, subschemas) in order: an
+/// object with properties is replaced by its children, named `parent__child`, while `levels`
+/// allow; its path goes into `flattened`.
+fn flatten_properties<'s>(
+    properties: &'s serde_json::Map<String, Value>,
+    prefix: Option<&str>,
+    levels: usize,
+    leaves: &mut Vec<(String, &'s Value)>,
+    flattened: &mut HashSet<String>,
+) {
+    for (name, subschema) in properties {
+        let path = match prefix {
+            Some(prefix) => format!("{prefix}__{name}"),
+            None => name.clone(),
+        };
+        let children = subschema
+            .get("properties")
+            .and_then(Value::as_object)
+            .filter(|children| !children.is_empty() && is_object_schema(subschema));
+        match children {
+            Some(children) if levels > 0 => {
+                flatten_properties(children, Some(&path), levels - 1, leaves, flattened);
+                flattened.insert(path);
+            }
+            _ => leaves.push((path, subschema)),
+        }
+    }
+}
+
+/// Whether a property's `type` includes `object`.
+fn is_object_schema(subschema: &Value) -> bool {
+    match subschema.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        _ => false,
     }
 }
 

@@ -156,6 +156,8 @@ pub struct Stream {
     pub unknown_properties: HashSet<String>,
     /// Values of such properties ignored.
     pub ignored_values: u64,
+    /// Object properties flattened into `parent__child` columns, by joined path.
+    pub flattened: HashSet<String>,
     /// Flushes submitted so far (the first ones are kept small, see the loader).
     pub flushes: u32,
     plan: Option<Plan>,
@@ -186,6 +188,7 @@ impl Stream {
             batch: Batch::default(),
             unknown_properties: HashSet::new(),
             ignored_values: 0,
+            flattened: HashSet::new(),
             flushes: 0,
             plan: None,
             slots: Vec::new(),
@@ -441,5 +444,9 @@ impl RecordSlots for StreamSlots<'_> {
 
     fn unknown(&mut self, property: &str) {
         self.stream.note_unknown(property);
+    }
+
+    fn is_flattened(&self, path: &str) -> bool {
+        !self.stream.flattened.is_empty() && self.stream.flattened.contains(path)
     }
 }

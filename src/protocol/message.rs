@@ -86,6 +86,11 @@ pub trait RecordSlots {
     fn fill(&mut self, slot: usize, raw: &str);
     /// A property the stream's schema does not have.
     fn unknown(&mut self, property: &str);
+    /// Whether `path` (property names joined by `__`) is an object flattened into columns.
+    fn is_flattened(&self, path: &str) -> bool {
+        let _ = path;
+        false
+    }
 }
 
 /// Keeps every record raw.
@@ -175,6 +180,7 @@ impl<'de, H: RecordSlots> Visitor<'de> for EnvelopeVisitor<'_, H> {
                     envelope.record = Some(if walk {
                         map.next_value_seed(SlotWalk {
                             slots: &mut *self.slots,
+                            prefix: None,
                         })?;
                         RecordBody::Walked
                     } else {
@@ -201,6 +207,8 @@ impl<'de, H: RecordSlots> Visitor<'de> for EnvelopeVisitor<'_, H> {
 /// Walks a record object into [`RecordSlots`].
 struct SlotWalk<'h, H> {
     slots: &'h mut H,
+    /// For a flattened object: the path of its parent properties, joined by `__`.
+    prefix: Option<String>,
 }
 
 impl<'de, H: RecordSlots> DeserializeSeed<'de> for SlotWalk<'_, H> {
@@ -220,14 +228,33 @@ impl<'de, H: RecordSlots> Visitor<'de> for SlotWalk<'_, H> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            match self.slots.slot_of(key.as_str()) {
+            let path: Cow<'_, str> = match &self.prefix {
+                None => Cow::Borrowed(key.as_str()),
+                Some(prefix) => Cow::Owned(format!("{prefix}__{}", key.as_str())),
+            };
+            if self.slots.is_flattened(&path) {
+                // Its properties are columns of their own: walk the object (a null or any
+                // other value leaves them NULL).
+                let raw: &'de RawValue = map.next_value()?;
+                if raw.get().starts_with('{') {
+                    let mut nested = serde_json::Deserializer::from_str(raw.get());
+                    SlotWalk {
+                        slots: &mut *self.slots,
+                        prefix: Some(path.into_owned()),
+                    }
+                    .deserialize(&mut nested)
+                    .map_err(de::Error::custom)?;
+                }
+                continue;
+            }
+            match self.slots.slot_of(&path) {
                 Some(slot) => {
                     let raw: &'de RawValue = map.next_value()?;
                     self.slots.fill(slot, raw.get());
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
-                    self.slots.unknown(key.as_str());
+                    self.slots.unknown(&path);
                 }
             }
         }
@@ -238,9 +265,12 @@ impl<'de, H: RecordSlots> Visitor<'de> for SlotWalk<'_, H> {
 /// Walks a raw record (kept by [`RecordBody::Raw`]) into `slots`, after `slots.begin`.
 pub fn walk_record<H: RecordSlots>(record: &str, slots: &mut H) -> Result<(), String> {
     let mut deserializer = serde_json::Deserializer::from_str(record);
-    SlotWalk { slots }
-        .deserialize(&mut deserializer)
-        .map_err(|e| format!("record is not a JSON object: {e}"))
+    SlotWalk {
+        slots,
+        prefix: None,
+    }
+    .deserialize(&mut deserializer)
+    .map_err(|e| format!("record is not a JSON object: {e}"))
 }
 
 /// A string borrowed from the input unless it had escapes.

@@ -756,3 +756,87 @@ fn loose_scalars_load_into_number_boolean_and_text_columns() {
         ]
     );
 }
+
+#[test]
+fn flattening_turns_nested_objects_into_parent_child_columns() {
+    let schema = TestSchema::new("flatten");
+    let input = jsonl(&[
+        schema_msg(
+            "t",
+            json!({
+                "id": {"type": "integer"},
+                "address": {"type": ["null", "object"], "properties": {
+                    "city": {"type": "string"},
+                    "geo": {"type": "object", "properties": {
+                        "lat": {"type": "number"}, "lng": {"type": "number"}
+                    }}
+                }},
+                "tags": {"type": "object"}
+            }),
+            &["id"],
+        ),
+        record(
+            "t",
+            json!({"id": 1, "address": {"city": "Oslo", "geo": {"lat": 59.9, "lng": 10.7}},
+                   "tags": {"a": 1}}),
+        ),
+        record("t", json!({"id": 2, "address": null})),
+        record(
+            "t",
+            json!({"id": 3, "address": {"city": "Lima", "zip": "15001"}}),
+        ),
+    ]);
+    let out = run_target(&schema, json!({"data_flattening_max_level": 1}), &input);
+    out.assert_success();
+    assert_eq!(
+        schema.columns("t"),
+        vec![
+            ("id".to_string(), "bigint".to_string()),
+            ("address__city".to_string(), "text".to_string()),
+            ("address__geo".to_string(), "jsonb".to_string()),
+            ("tags".to_string(), "jsonb".to_string()),
+        ]
+    );
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT address__city, address__geo::text FROM {} ORDER BY id",
+            schema.table("t")
+        )),
+        vec![
+            vec![
+                Some("Oslo".to_string()),
+                Some(r#"{"lat": 59.9, "lng": 10.7}"#.to_string())
+            ],
+            vec![None, None],
+            vec![Some("Lima".to_string()), None],
+        ]
+    );
+    out.assert_stderr_has(&["address__zip"]);
+
+    // Two levels, Meltano's key names; flattening_enabled false turns it off.
+    let deep = TestSchema::new("flatten_deep");
+    run_target(
+        &deep,
+        json!({"flattening_enabled": true, "flattening_max_depth": 2}),
+        &input,
+    )
+    .assert_success();
+    assert_eq!(
+        deep.column_names("t"),
+        [
+            "id",
+            "address__city",
+            "address__geo__lat",
+            "address__geo__lng",
+            "tags"
+        ]
+    );
+    let off = TestSchema::new("flatten_off");
+    run_target(
+        &off,
+        json!({"flattening_enabled": false, "flattening_max_depth": 2}),
+        &input,
+    )
+    .assert_success();
+    assert_eq!(off.column_names("t"), ["id", "address", "tags"]);
+}
