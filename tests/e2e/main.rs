@@ -8,10 +8,11 @@
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
-//! hard deletes), [`overwrite`] (replacing a table's rows in one transaction).
+//! hard deletes), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction).
 
 mod cli;
 mod concurrency;
+mod crash;
 mod deletes;
 mod errors;
 mod loading;
