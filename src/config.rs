@@ -101,8 +101,8 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("hard_delete", [], Boolean, "false", false, "Delete the row of a keyed record whose _sdc_deleted_at is set, instead of storing the timestamp."),
     setting!("activate_version", ["process_activate_version_messages"], Boolean, "true", false, "Obey ACTIVATE_VERSION: after a full-table sync, rows of older versions are deleted (hard_delete) or marked in _sdc_deleted_at. Needs add_record_metadata."),
     setting!("validate_records", [], Boolean, "false", false, "Validate every record against its stream's JSON Schema."),
-    setting!("invalid_records", [], String, "fail", false, "What to do with a record that does not fit: fail (skip and dead_letter: not in this build yet)."),
-    setting!("invalid_records_threshold", [], Integer, "0", false, "With skip/dead_letter: fail once more than this many were set aside."),
+    setting!("invalid_records", [], String, "fail", false, "A record that does not fit: fail (exit 1), skip (count and log it), or dead_letter (store it in _target_postgres_rejects)."),
+    setting!("invalid_records_threshold", [], Integer, "0", false, "With skip/dead_letter: fail once more than this many were set aside (0: no limit)."),
     setting!("data_flattening_max_level", ["flattening_max_depth"], Integer, "0", false, "Flatten object properties into parent__child columns, this many levels deep (0: objects are jsonb)."),
     setting!("flattening_enabled", [], Boolean, "false", false, "Meltano's switch: false turns flattening off whatever the depth."),
     setting!("sanitize_null_text_characters", [], Boolean, "true", false, "Replace U+0000 in strings with U+FFFD; false makes it an error."),
@@ -311,15 +311,18 @@ impl RawConfig {
                 ))
             }
         };
-        let invalid_records = self.string("invalid_records")?;
-        if let Some(policy) = invalid_records.as_deref() {
-            if policy != "fail" {
-                return Err(Error::config(
-                    format!("\"invalid_records\": \"{policy}\" is not in this build yet; only \"fail\" is"),
+        let invalid_records =
+            match self.string("invalid_records")?.as_deref() {
+                None | Some("fail") => InvalidRecords::Fail,
+                Some("skip") => InvalidRecords::Skip,
+                Some("dead_letter") | Some("dead-letter") => InvalidRecords::DeadLetter,
+                Some(other) => return Err(Error::config(
+                    format!(
+                        "\"invalid_records\" must be fail, skip or dead_letter, got \"{other}\""
+                    ),
                     self.origin("invalid_records"),
-                ));
-            }
-        }
+                )),
+            };
 
         let batch_size_rows = self.positive("batch_size_rows", 100_000)?;
         // Bounded so that deadlines computed from it cannot overflow a clock (a day is far
@@ -362,6 +365,10 @@ impl RawConfig {
             schema_mapping: self.schema_mapping()?,
             add_record_metadata: self.boolean("add_record_metadata")?.unwrap_or(false),
             hard_delete: self.boolean("hard_delete")?.unwrap_or(false),
+            invalid_records,
+            invalid_records_threshold: self
+                .integer("invalid_records_threshold")?
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
             flattening_max_level: match self.boolean("flattening_enabled")? {
                 Some(false) => 0,
                 _ => self
@@ -651,6 +658,21 @@ pub struct Settings {
     pub hard_delete: bool,
     /// Levels of object properties flattened into `parent__child` columns.
     pub flattening_max_level: usize,
+    /// What happens to a record that does not fit.
+    pub invalid_records: InvalidRecords,
+    /// Records set aside before the run fails anyway (0: no limit).
+    pub invalid_records_threshold: u64,
+}
+
+/// The `invalid_records` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidRecords {
+    /// Stop the run (exit 1).
+    Fail,
+    /// Count and log the record, load the rest.
+    Skip,
+    /// Store the record in `_target_postgres_rejects`, load the rest.
+    DeadLetter,
 }
 
 /// Reads the configs named on the command line (`ENV` means the environment) into

@@ -62,6 +62,17 @@ pub enum Error {
         value: String,
     },
 
+    /// A record that is not valid for its stream (fails its JSON Schema, is not an object).
+    #[error("line {line}: stream \"{stream}\": {reason}")]
+    InvalidRecord {
+        /// 1-based input line number.
+        line: u64,
+        /// The stream of the record.
+        stream: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A database error, with where it happened (exit 1).
     #[error("{context}: {}", DbErrorText(.source))]
     Database {
@@ -135,6 +146,15 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+
+    /// Whether this is a bad record that `invalid_records` may set aside (as opposed to bad
+    /// input as a whole, or a database failure).
+    pub fn is_invalid_record(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidValue { .. } | Error::InvalidRecord { .. }
+        )
     }
 
     /// The SQLSTATE of a database error, if it is one.

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres::Client;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::config::{LoadMethod, Settings};
+use crate::config::{InvalidRecords, LoadMethod, Settings};
 use crate::db::connect::{build_pool, connect_direct};
 use crate::db::flush::{FlushJob, WriteMode};
 use crate::db::sql::OnConflict;
@@ -67,6 +67,8 @@ pub struct Summary {
     pub nul_replaced: u64,
     /// Values of properties missing from their schema, ignored.
     pub ignored_values: u64,
+    /// Records set aside by `invalid_records`.
+    pub set_aside: u64,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -128,6 +130,7 @@ pub fn run(
         flush_chunk_bytes,
         buffered_bytes: 0,
         buffer_budget,
+        set_aside_records: 0,
         shutdown,
     };
     let result = loader.read_all(reader);
@@ -154,6 +157,8 @@ struct Loader<'s> {
     buffered_bytes: usize,
     /// When `buffered_bytes` reaches this, the largest buffer flushes.
     buffer_budget: usize,
+    /// Records set aside by `invalid_records`.
+    set_aside_records: u64,
     shutdown: &'s Shutdown,
 }
 
@@ -396,6 +401,9 @@ impl Loader<'_> {
 
     /// The target schema and table of a stream.
     fn target_of(&self, stream: &str) -> (String, String) {
+        if stream == REJECTS_STREAM {
+            return (self.settings.schema.clone(), REJECTS_STREAM.to_string());
+        }
         let (source_schema, name) = if self.settings.stream_name_split {
             split_stream_name(stream)
         } else {
@@ -415,7 +423,75 @@ impl Loader<'_> {
         }
     }
 
+    /// Loads a record; one that does not fit is handled by `invalid_records`.
     fn on_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {
+        match self.load_record(message, line, text) {
+            Err(error)
+                if error.is_invalid_record()
+                    && self.settings.invalid_records != InvalidRecords::Fail =>
+            {
+                self.set_aside(error, line, text)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Counts a record set aside by `invalid_records: skip | dead_letter`, and stores it for
+    /// `dead_letter`. Past `invalid_records_threshold` the run fails after all.
+    fn set_aside(&mut self, error: Error, line: u64, text: &str) -> Result<()> {
+        self.records_read += 1;
+        self.set_aside_records += 1;
+        let threshold = self.settings.invalid_records_threshold;
+        if threshold > 0 && self.set_aside_records > threshold {
+            return Err(Error::InvalidRecord {
+                line,
+                stream: String::new(),
+                reason: format!(
+                    "more than {threshold} invalid records (invalid_records_threshold); the last: {error}"
+                ),
+            });
+        }
+        if self.set_aside_records <= SET_ASIDE_LOGGED {
+            log::warn!("record set aside: {error}");
+        } else if self.set_aside_records == SET_ASIDE_LOGGED + 1 {
+            log::warn!("more records set aside; the summary counts them");
+        }
+        if self.settings.invalid_records != InvalidRecords::DeadLetter {
+            return Ok(());
+        }
+        if !self.streams.contains_key(REJECTS_STREAM) {
+            self.on_schema(rejects_schema(), line)?;
+        }
+        let reject = json!({
+            "type": "RECORD",
+            "stream": REJECTS_STREAM,
+            "record": {
+                "line": line,
+                "reason": error.to_string(),
+                "message": serde_json::from_str::<&serde_json::value::RawValue>(text).ok(),
+                "rejected_at": micros_to_rfc3339(now_postgres_micros()),
+            },
+        })
+        .to_string();
+        let message = {
+            let mut slots = SlotFiller {
+                streams: Some(&mut self.streams),
+                current: None,
+                tables: &self.tables,
+                load_method: self.settings.load_method,
+                hard_delete: self.settings.hard_delete,
+                line: &reject,
+            };
+            parse_message_into(&reject, &mut slots)
+                .map_err(|message| Error::Input { line, message })?
+        };
+        match message {
+            Message::Record(record) => self.load_record(record, line, &reject),
+            _ => Err(Error::Internal("a reject is not a RECORD".into())),
+        }
+    }
+
+    fn load_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {
         let seq = self.records_read;
         let Some(stream) = self.streams.get_mut(message.stream.as_ref()) else {
             return Err(Error::Stream {
@@ -721,6 +797,7 @@ impl Loader<'_> {
             tracker,
             records_read,
             stats,
+            set_aside_records,
             ..
         } = self;
         let mut totals = workers.finish().inspect_err(|_| tracker.disable())?;
@@ -732,6 +809,7 @@ impl Loader<'_> {
         let mut summary = Summary {
             records: records_read,
             nul_replaced: stats.nul_replaced,
+            set_aside: set_aside_records,
             elapsed: started.elapsed(),
             ..Summary::default()
         };
@@ -849,6 +927,30 @@ fn is_object_schema(subschema: &Value) -> bool {
     }
 }
 
+/// The stream, and table, that `invalid_records: dead_letter` stores records in.
+const REJECTS_STREAM: &str = "_target_postgres_rejects";
+
+/// Records set aside that are logged one by one; the rest are only counted.
+const SET_ASIDE_LOGGED: u64 = 20;
+
+/// The SCHEMA of the rejects table: what was refused, where, and why.
+fn rejects_schema() -> SchemaMessage {
+    let schema = json!({"type": "object", "properties": {
+        "line": {"type": "integer"},
+        "reason": {"type": "string"},
+        "message": {},
+        "rejected_at": {"type": "string", "format": "date-time"},
+    }});
+    SchemaMessage {
+        stream: REJECTS_STREAM.to_string(),
+        fingerprint: schema.to_string(),
+        schema,
+        key_properties: Vec::new(),
+        unique_constraints: Vec::new(),
+        unique_conflict_method: None,
+    }
+}
+
 /// The name Mage gives the UNIQUE constraint of `unique_constraints`: `unique`, the cleaned
 /// `schema_table`, `_`, the columns joined by `_`, cut to 63 bytes.
 fn mage_unique_constraint_name(schema: &str, table: &str, columns: &[String]) -> String {
@@ -908,10 +1010,10 @@ fn record_error(error: RecordError, line: u64, stream: &str) -> Error {
             reason: "key column is null or missing".into(),
             value: "null".into(),
         },
-        RecordError::Invalid(message) => Error::Stream {
+        RecordError::Invalid(reason) => Error::InvalidRecord {
             line,
             stream: stream.to_string(),
-            message: excerpt(&message),
+            reason: excerpt(&reason),
         },
     }
 }

@@ -49,6 +49,12 @@ pub fn log_summary(summary: &Summary) {
             totals.flush_time.as_secs_f64()
         );
     }
+    if summary.set_aside > 0 {
+        log::info!(
+            "{} invalid records set aside (invalid_records)",
+            summary.set_aside
+        );
+    }
     if summary.nul_replaced > 0 {
         log::info!(
             "{} U+0000 characters replaced with U+FFFD",

@@ -8,13 +8,14 @@
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
-//! hard deletes), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction).
+//! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction).
 
 mod cli;
 mod concurrency;
 mod crash;
 mod deletes;
 mod errors;
+mod invalid;
 mod loading;
 mod names;
 mod overwrite;
