@@ -311,18 +311,19 @@ impl RawConfig {
                 ))
             }
         };
-        let invalid_records =
-            match self.string("invalid_records")?.as_deref() {
-                None | Some("fail") => InvalidRecords::Fail,
-                Some("skip") => InvalidRecords::Skip,
-                Some("dead_letter") | Some("dead-letter") => InvalidRecords::DeadLetter,
-                Some(other) => return Err(Error::config(
+        let invalid_records = match self.string("invalid_records")?.as_deref() {
+            None | Some("fail") => InvalidRecords::Fail,
+            Some("skip") => InvalidRecords::Skip,
+            Some("dead_letter") | Some("dead-letter") => InvalidRecords::DeadLetter,
+            Some(other) => {
+                return Err(Error::config(
                     format!(
                         "\"invalid_records\" must be fail, skip or dead_letter, got \"{other}\""
                     ),
                     self.origin("invalid_records"),
-                )),
-            };
+                ))
+            }
+        };
 
         let batch_size_rows = self.positive("batch_size_rows", 100_000)?;
         // Bounded so that deadlines computed from it cannot overflow a clock (a day is far

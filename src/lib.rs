@@ -23,6 +23,8 @@ pub mod db;
 pub mod encode;
 pub mod error;
 pub mod fast_hash;
+#[cfg(test)]
+mod fuzz;
 pub mod loader;
 pub mod logging;
 pub mod protocol;
