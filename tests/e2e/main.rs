@@ -8,7 +8,8 @@
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
-//! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction).
+//! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction), [`security`] (hostile
+//! names, least privilege, the second signal).
 
 mod cli;
 mod concurrency;
@@ -19,6 +20,7 @@ mod invalid;
 mod loading;
 mod names;
 mod overwrite;
+mod security;
 mod state;
 mod support;
 mod types;
