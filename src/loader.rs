@@ -292,6 +292,7 @@ impl Loader<'_> {
         };
 
         let (schema, table) = self.target_of(&message.stream);
+        self.reconnect_if_closed()?;
         let table_id = self.tables.open(
             &mut self.client,
             &schema,
@@ -640,6 +641,16 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// The reader's own connection (catalog reads, `after_run_sql`) may have died with a
+    /// server restart that the flushes rode out: connect again then.
+    fn reconnect_if_closed(&mut self) -> Result<()> {
+        if self.client.is_closed() {
+            log::warn!("the connection for catalog reads was lost; reconnecting");
+            self.client = connect_direct(&self.settings.connection)?;
+        }
+        Ok(())
+    }
+
     fn flush_stream(&mut self, name: &str) -> Result<()> {
         let Some(stream) = self.streams.get_mut(name) else {
             return Ok(());
@@ -754,6 +765,9 @@ impl Loader<'_> {
 
     fn finish(mut self, started: Instant) -> Result<Summary> {
         self.flush_all()?;
+        if !self.settings.after_run_sql.is_empty() {
+            self.reconnect_if_closed()?;
+        }
         // Overwrites end here: each table's rows replaced by the staged ones in one
         // transaction, which also completes every staged batch for the states.
         for table in self.tables.iter_mut() {

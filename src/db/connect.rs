@@ -91,13 +91,13 @@ pub fn build_pool(settings: &ConnectionSettings, size: usize) -> Result<Pool> {
     let config = pg_config(settings)?;
     let manager = PostgresConnectionManager::new(config, NoTls);
     // One idle connection is opened in the background at once, so the first flush does not
-    // wait for a backend to start. No test query on checkout: it would cost a round trip per
-    // flush, and a connection that broke meanwhile fails its flush with a transient error,
-    // which is retried on a fresh one.
+    // wait for a backend to start. Checked out connections are tested (an empty query, one
+    // round trip per flush): after a server restart every idle connection is dead, and a
+    // flush must not spend its retries discovering them one by one.
     Ok(r2d2::Pool::builder()
         .max_size(u32::try_from(size.max(1)).unwrap_or(64))
         .min_idle(Some(1))
-        .test_on_check_out(false)
+        .test_on_check_out(true)
         .connection_timeout(settings.connect_timeout.max(Duration::from_secs(1)))
         .build_unchecked(manager))
 }

@@ -9,7 +9,7 @@
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
 //! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction), [`security`] (hostile
-//! names, least privilege, the second signal).
+//! names, least privilege, the second signal), [`outage`] (a server restart mid-load).
 
 mod cli;
 mod concurrency;
@@ -19,6 +19,7 @@ mod errors;
 mod invalid;
 mod loading;
 mod names;
+mod outage;
 mod overwrite;
 mod security;
 mod state;

@@ -1,0 +1,142 @@
+//! A server restart in the middle of a 1M-row load: the test starts a throwaway PostgreSQL
+//! cluster of its own (`pg_createcluster`, as root, which `scripts/test` runs as on CI), loads
+//! into it, restarts it with a fast shutdown mid-load, and checks that the load completes,
+//! the table is exact, the last state is written and the log shows the retries.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+const ROWS: usize = 1_000_000;
+
+struct Cluster {
+    version: String,
+    name: String,
+    port: u16,
+}
+
+impl Cluster {
+    fn create() -> Option<Cluster> {
+        let version = std::fs::read_dir("/etc/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .max()?;
+        let port = 56_000 + (std::process::id() % 1000) as u16;
+        let name = format!("tp_outage_{}", std::process::id());
+        let created = Command::new("pg_createcluster")
+            .args([&version, &name, "--port", &port.to_string(), "--start"])
+            .args(["--", "--auth=trust"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()
+            .ok()?;
+        created.success().then_some(Cluster {
+            version,
+            name,
+            port,
+        })
+    }
+
+    fn ctl(&self, action: &str) {
+        let status = Command::new("pg_ctlcluster")
+            .args([
+                "--skip-systemctl-redirect",
+                &self.version,
+                &self.name,
+                action,
+            ])
+            .args(["-m", "fast"])
+            .status()
+            .expect("pg_ctlcluster");
+        assert!(status.success(), "pg_ctlcluster {action} failed");
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("pg_dropcluster")
+            .args(["--stop", &self.version, &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn a_server_restart_mid_load_is_ridden_out_with_retries() {
+    if Command::new("pg_createcluster")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        eprintln!("outage test needs pg_createcluster (Debian's postgresql-common) and root");
+        return;
+    }
+    let cluster = Cluster::create().expect("cannot create a throwaway cluster (run as root)");
+    let config = json!({"url": cluster.url(), "schema": "outage", "max_parallelism": 2});
+    let file = TempFile::new(".json", config.to_string().as_bytes());
+    let mut child = Command::new(BIN)
+        .args(["--config", &file.arg()])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start target-postgres");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let schema = schema_msg(
+            "t",
+            json!({"id": {"type": "integer"}, "v": {"type": "string"}}),
+            &["id"],
+        );
+        writeln!(stdin, "{schema}").expect("write");
+        let mut out = std::io::BufWriter::new(stdin);
+        for id in 0..ROWS {
+            writeln!(
+                out,
+                r#"{{"type":"RECORD","stream":"t","record":{{"id":{id},"v":"value {id}"}}}}"#
+            )
+            .expect("write");
+            if id == ROWS / 3 {
+                // Slow the input a moment so the restart lands while rows are flowing.
+                out.flush().expect("flush");
+            }
+        }
+        writeln!(out, "{}", state(json!({"done": ROWS}))).expect("write");
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.ctl("restart");
+    writer.join().expect("writer");
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!(r#"{{"done":{ROWS}}}"#)
+    );
+    assert!(
+        stderr.contains("retrying"),
+        "no retry in the log:\n{stderr}"
+    );
+
+    let mut client = postgres::Client::connect(&cluster.url(), postgres::NoTls).expect("connect");
+    let row = client
+        .query_one(
+            "SELECT count(*), count(DISTINCT id), min(id), max(id), \
+                    bool_and(v = 'value ' || id) FROM outage.t",
+            &[],
+        )
+        .expect("query");
+    assert_eq!(row.get::<_, i64>(0), ROWS as i64, "rows lost or doubled");
+    assert_eq!(row.get::<_, i64>(1), ROWS as i64);
+    assert_eq!(row.get::<_, i64>(2), 0);
+    assert_eq!(row.get::<_, i64>(3), ROWS as i64 - 1);
+    assert!(row.get::<_, bool>(4));
+}
