@@ -463,13 +463,18 @@ impl Loader<'_> {
         if !self.streams.contains_key(REJECTS_STREAM) {
             self.on_schema(rejects_schema(), line)?;
         }
+        let message: Option<&serde_json::value::RawValue> = serde_json::from_str(text).ok();
+        let original: Option<Value> = serde_json::from_str(text).ok();
+        let field = |name: &str| original.as_ref().and_then(|m| m.get(name)).cloned();
         let reject = json!({
             "type": "RECORD",
             "stream": REJECTS_STREAM,
             "record": {
+                "stream": field("stream"),
                 "line": line,
                 "reason": error.to_string(),
-                "message": serde_json::from_str::<&serde_json::value::RawValue>(text).ok(),
+                "record": field("record"),
+                "message": message,
                 "rejected_at": micros_to_rfc3339(now_postgres_micros()),
             },
         })
@@ -950,8 +955,10 @@ const SET_ASIDE_LOGGED: u64 = 20;
 /// The SCHEMA of the rejects table: what was refused, where, and why.
 fn rejects_schema() -> SchemaMessage {
     let schema = json!({"type": "object", "properties": {
+        "stream": {"type": "string"},
         "line": {"type": "integer"},
         "reason": {"type": "string"},
+        "record": {},
         "message": {},
         "rejected_at": {"type": "string", "format": "date-time"},
     }});

@@ -51,6 +51,8 @@ fn dead_letter_stores_each_refused_message_with_its_line_and_reason() {
     ));
     assert_eq!(rejects.len(), 2);
     assert_eq!(rejects[0]["line"], json!(3));
+    assert_eq!(rejects[0]["stream"], json!("t"));
+    assert_eq!(rejects[0]["record"], json!({"id": 2, "n": "not a number"}));
     assert!(rejects[0]["reason"]
         .as_str()
         .unwrap()
