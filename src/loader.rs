@@ -180,18 +180,7 @@ impl Loader<'_> {
                 }
                 NextLine::End => return Ok(()),
             };
-            let message = {
-                let mut slots = SlotFiller {
-                    streams: Some(&mut self.streams),
-                    current: None,
-                    tables: &self.tables,
-                    load_method: self.settings.load_method,
-                    hard_delete: self.settings.hard_delete,
-                    line: text,
-                };
-                parse_message_into(text, &mut slots)
-                    .map_err(|message| Error::Input { line, message })?
-            };
+            let message = self.parse_line(text, line)?;
             match message {
                 Message::Record(record) => self.on_record(record, line, text)?,
                 Message::Schema(schema) => self.on_schema(schema, line)?,
@@ -424,6 +413,19 @@ impl Loader<'_> {
         }
     }
 
+    /// Parses one line, walking a RECORD's values into its stream's slots as it goes.
+    fn parse_line<'l>(&mut self, text: &'l str, line: u64) -> Result<Message<'l>> {
+        let mut slots = SlotFiller {
+            streams: Some(&mut self.streams),
+            current: None,
+            tables: &self.tables,
+            load_method: self.settings.load_method,
+            hard_delete: self.settings.hard_delete,
+            line: text,
+        };
+        parse_message_into(text, &mut slots).map_err(|message| Error::Input { line, message })
+    }
+
     /// Loads a record; one that does not fit is handled by `invalid_records`.
     fn on_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {
         match self.load_record(message, line, text) {
@@ -479,18 +481,7 @@ impl Loader<'_> {
             },
         })
         .to_string();
-        let message = {
-            let mut slots = SlotFiller {
-                streams: Some(&mut self.streams),
-                current: None,
-                tables: &self.tables,
-                load_method: self.settings.load_method,
-                hard_delete: self.settings.hard_delete,
-                line: &reject,
-            };
-            parse_message_into(&reject, &mut slots)
-                .map_err(|message| Error::Input { line, message })?
-        };
+        let message = self.parse_line(&reject, line)?;
         match message {
             Message::Record(record) => self.load_record(record, line, &reject),
             _ => Err(Error::Internal("a reject is not a RECORD".into())),

@@ -98,8 +98,20 @@ pub fn build_pool(settings: &ConnectionSettings, size: usize) -> Result<Pool> {
         .max_size(u32::try_from(size.max(1)).unwrap_or(64))
         .min_idle(Some(1))
         .test_on_check_out(true)
+        .error_handler(Box::new(WarnOnConnectError))
         .connection_timeout(settings.connect_timeout.max(Duration::from_secs(1)))
         .build_unchecked(manager))
+}
+
+/// r2d2 logs failed connection attempts at ERROR level by default; while it keeps retrying
+/// (a server restarting) that is a warning, and only a flush that finally fails is an error.
+#[derive(Debug)]
+struct WarnOnConnectError;
+
+impl r2d2::HandleError<postgres::Error> for WarnOnConnectError {
+    fn handle_error(&self, error: postgres::Error) {
+        log::warn!("opening a pooled connection failed ({error}); retrying");
+    }
 }
 
 /// `host:port/database as user`, never the password.

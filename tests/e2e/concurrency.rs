@@ -15,17 +15,11 @@ use crate::support::*;
 const STREAMS: usize = 3;
 
 fn start_target(schema: &TestSchema, extra: Value) -> (std::process::Child, TempFile) {
-    let config = merged(base_config(schema), extra);
-    let file = TempFile::new(".json", config.to_string().as_bytes());
-    let child = Command::new(BIN)
-        .args(["--config", &file.arg()])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start target-postgres");
-    (child, file)
+    spawn_target(
+        &merged(base_config(schema), extra),
+        "warn",
+        Stdio::inherit(),
+    )
 }
 
 fn schema_lines() -> Vec<String> {

@@ -4,7 +4,7 @@
 //! a clean load exactly: nothing lost (every key, with its last value) and nothing doubled.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -52,15 +52,7 @@ fn run_once(
         base_config(schema),
         json!({"batch_size_rows": 2_500, "max_parallelism": 3}),
     );
-    let file = TempFile::new(".json", config.to_string().as_bytes());
-    let mut child = Command::new(BIN)
-        .args(["--config", &file.arg()])
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start target-postgres");
+    let (mut child, _config) = spawn_target(&config, "error", Stdio::null());
     let mut stdin = child.stdin.take().expect("stdin");
     let input: Vec<String> = lines.to_vec();
     let writer = std::thread::spawn(move || {

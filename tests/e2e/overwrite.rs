@@ -2,7 +2,7 @@
 //! the end; readers see the old rows until then, a failed run leaves them, views survive.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -105,15 +105,7 @@ fn readers_see_the_old_rows_until_the_overwrite_commits() {
         base_config(&schema),
         json!({"load_method": "overwrite", "batch_size_rows": 5}),
     );
-    let file = TempFile::new(".json", config.to_string().as_bytes());
-    let mut child = Command::new(BIN)
-        .args(["--config", &file.arg()])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start target-postgres");
+    let (mut child, _config) = spawn_target(&config, "warn", Stdio::inherit());
     let mut stdin = child.stdin.take().expect("stdin");
     writeln!(stdin, "{}", keyed()).expect("write");
     for id in 100..150 {

@@ -88,7 +88,6 @@ fn a_role_without_create_on_the_database_loads_into_an_existing_schema() {
 fn a_second_signal_exits_at_once_without_writing_state() {
     let schema = TestSchema::new("second_signal");
     let config = merged(base_config(&schema), json!({"max_batch_age_seconds": 3600}));
-    let file = TempFile::new(".json", config.to_string().as_bytes());
     // Hold the first flush: a lock on the table makes the graceful stop wait.
     schema.create();
     schema.execute(&format!(
@@ -102,14 +101,7 @@ fn a_second_signal_exits_at_once_without_writing_state() {
         schema.table("t")
     ))
     .expect("lock");
-    let mut child = Command::new(BIN)
-        .args(["--config", &file.arg()])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start");
+    let (mut child, _config) = spawn_target(&config, "warn", Stdio::null());
     let mut stdin = child.stdin.take().expect("stdin");
     writeln!(
         stdin,

@@ -381,6 +381,25 @@ impl Drop for TempFile {
     }
 }
 
+/// Starts the binary on `config` (written to a temp file, kept alive by the returned guard)
+/// with stdin and stdout piped, for tests that feed input while watching what comes out.
+pub fn spawn_target(
+    config: &Value,
+    log_level: &str,
+    stderr: Stdio,
+) -> (std::process::Child, TempFile) {
+    let file = TempFile::new(".json", config.to_string().as_bytes());
+    let child = Command::new(BIN)
+        .args(["--config", &file.arg()])
+        .env("RUST_LOG", log_level)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+    (child, file)
+}
+
 /// Runs the target with the test's connection and schema plus `extra_config`, `input` on stdin.
 pub fn run_target(schema: &TestSchema, extra_config: Value, input: &str) -> Output {
     run_target_bytes(schema, extra_config, input.as_bytes())
