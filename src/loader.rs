@@ -50,6 +50,9 @@ const READER_BUDGET_CHUNKS: usize = 4;
 /// The size of a stream's first flush; later ones double up to the full chunk.
 const FIRST_CHUNK_BYTES: usize = 256 * 1024;
 
+/// How often a progress line is written during a long load.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// How often a silent input is interrupted to look for a stop signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(250);
 
@@ -131,6 +134,14 @@ pub fn run(
         buffered_bytes: 0,
         buffer_budget,
         set_aside_records: 0,
+        set_aside_by_stream: FastMap::default(),
+        started: Instant::now(),
+        last_progress: Instant::now(),
+        // Overridable so a test can see progress lines without a long load.
+        progress_every: std::env::var("TARGET_POSTGRES_PROGRESS_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(PROGRESS_EVERY, Duration::from_secs),
         shutdown,
     };
     let result = loader.read_all(reader);
@@ -159,6 +170,14 @@ struct Loader<'s> {
     buffer_budget: usize,
     /// Records set aside by `invalid_records`.
     set_aside_records: u64,
+    /// The same, per stream.
+    set_aside_by_stream: FastMap<String, u64>,
+    /// When the run started, for rates.
+    started: Instant,
+    /// When the last progress line was written.
+    last_progress: Instant,
+    /// How often progress lines are written.
+    progress_every: Duration,
     shutdown: &'s Shutdown,
 }
 
@@ -175,6 +194,7 @@ impl Loader<'_> {
             let (line, text) = match reader.next_line_until(Some(deadline))? {
                 NextLine::Line(line, text) => (line, text),
                 NextLine::Timeout => {
+                    self.log_progress_now_and_then();
                     self.flush_aged_batches()?;
                     continue;
                 }
@@ -444,6 +464,13 @@ impl Loader<'_> {
     fn set_aside(&mut self, error: Error, line: u64, text: &str) -> Result<()> {
         self.records_read += 1;
         self.set_aside_records += 1;
+        let stream = match &error {
+            Error::InvalidValue { stream, .. } | Error::InvalidRecord { stream, .. } => {
+                stream.clone()
+            }
+            _ => String::new(),
+        };
+        *self.set_aside_by_stream.entry(stream).or_insert(0) += 1;
         let threshold = self.settings.invalid_records_threshold;
         if threshold > 0 && self.set_aside_records > threshold {
             return Err(Error::InvalidRecord {
@@ -615,7 +642,30 @@ impl Loader<'_> {
         if let Some(error) = self.workers.take_failure() {
             return Err(error);
         }
+        self.log_progress_now_and_then();
         self.flush_aged_batches()
+    }
+
+    /// Every few seconds of a long load: records read, rows committed, the rate, per stream.
+    fn log_progress_now_and_then(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_progress) < self.progress_every {
+            return;
+        }
+        self.last_progress = now;
+        let committed = self.workers.committed();
+        let total: u64 = committed.iter().map(|(_, rows)| rows).sum();
+        let seconds = now.duration_since(self.started).as_secs_f64().max(1e-9);
+        let per_stream: Vec<String> = committed
+            .iter()
+            .map(|(stream, rows)| format!("{stream} {rows}"))
+            .collect();
+        log::info!(
+            "progress: {} records read, {total} rows committed, {:.0} records/s; committed per stream: {}",
+            self.records_read,
+            self.records_read as f64 / seconds,
+            if per_stream.is_empty() { "none yet".to_string() } else { per_stream.join(", ") }
+        );
     }
 
     /// Keeps the bytes buffered across all streams under the reader's budget by flushing the
@@ -808,6 +858,7 @@ impl Loader<'_> {
             records_read,
             stats,
             set_aside_records,
+            set_aside_by_stream,
             ..
         } = self;
         let mut totals = workers.finish().inspect_err(|_| tracker.disable())?;
@@ -826,7 +877,8 @@ impl Loader<'_> {
         let mut names: Vec<&String> = streams.keys().collect();
         names.sort();
         for name in names {
-            let stream_totals = totals.remove(name.as_str()).unwrap_or_default();
+            let mut stream_totals = totals.remove(name.as_str()).unwrap_or_default();
+            stream_totals.set_aside = set_aside_by_stream.get(name.as_str()).copied().unwrap_or(0);
             if let Some(stream) = streams.get(name.as_str()) {
                 summary.ignored_values += stream.ignored_values;
             }

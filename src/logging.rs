@@ -40,11 +40,12 @@ pub fn log_summary(summary: &Summary) {
     );
     for (stream, totals) in &summary.streams {
         log::info!(
-            "stream \"{stream}\" → {}: {} inserted, {} updated, {} deleted, {} batches, {:.1}s in flushes",
+            "stream \"{stream}\" → {}: {} inserted, {} updated, {} deleted, {} set aside, {} batches, {:.1}s in flushes",
             totals.table,
             totals.inserted,
             totals.updated,
             totals.deleted,
+            totals.set_aside,
             totals.batches,
             totals.flush_time.as_secs_f64()
         );

@@ -25,6 +25,8 @@ pub struct StreamTotals {
     pub updated: u64,
     /// Rows deleted.
     pub deleted: u64,
+    /// Records set aside by `invalid_records`.
+    pub set_aside: u64,
     /// Flushes committed.
     pub batches: u64,
     /// Time spent in flushes.
@@ -139,6 +141,20 @@ impl Workers {
         drop(queue);
         self.shared.work.notify_one();
         Ok(())
+    }
+
+    /// Rows committed so far (inserted, updated or deleted), per stream, for progress lines.
+    pub fn committed(&self) -> Vec<(String, u64)> {
+        let mut committed: Vec<(String, u64)> = self
+            .shared
+            .lock()
+            .totals
+            .iter()
+            .filter(|(stream, _)| !stream.is_empty())
+            .map(|(stream, t)| (stream.clone(), t.inserted + t.updated + t.deleted))
+            .collect();
+        committed.sort();
+        committed
     }
 
     /// A row buffer a finished flush left behind, if any.

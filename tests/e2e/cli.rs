@@ -570,3 +570,40 @@ fn readme_settings_table_matches_about_markdown() {
          `target-postgres --about --format markdown`"
     );
 }
+
+#[test]
+fn long_loads_report_progress_and_a_summary_per_stream() {
+    let schema = TestSchema::new("progress");
+    let mut lines = vec![
+        schema_msg("a", json!({"id": {"type": "integer"}}), &["id"]),
+        schema_msg("b", json!({"id": {"type": "integer"}}), &[]),
+    ];
+    for id in 0..5_000 {
+        lines.push(record(
+            if id % 2 == 0 { "a" } else { "b" },
+            json!({"id": id}),
+        ));
+    }
+    lines.push(record("a", json!({"id": "bad"})));
+    let config = merged(
+        base_config(&schema),
+        json!({"batch_size_rows": 500, "invalid_records": "skip"}),
+    );
+    let file = TempFile::new(".json", config.to_string().as_bytes());
+    let out = run_args(
+        &["--config", &file.arg()],
+        jsonl(&lines).as_bytes(),
+        &[("TARGET_POSTGRES_PROGRESS_SECONDS", "0")],
+    );
+    out.assert_success();
+    let progress = out.stderr_lines_with("progress:");
+    assert!(!progress.is_empty(), "{out}");
+    assert!(progress
+        .iter()
+        .any(|l| l.contains("records read") && l.contains("rows committed")));
+    out.assert_stderr_has(&[
+        "stream \"a\"",
+        "2500 inserted, 0 updated, 0 deleted, 1 set aside",
+        "stream \"b\"",
+    ]);
+}
