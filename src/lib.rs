@@ -7,14 +7,20 @@
 //!   validated, with the one table of accepted keys; [`about`] — `--about`.
 //! - [`protocol`] — the line reader, Singer message parsing and the state tracker (the only
 //!   writer to stdout).
-//! - [`schema`] — JSON Schema → column types, and name cleaning/quoting.
+//! - [`schema`] — JSON Schema → column types, flattening, schema evolution, and name
+//!   cleaning/quoting.
 //! - [`encode`] — JSON values → binary COPY fields for the column's actual type.
 //! - [`stream`] — one stream: its properties, plan and record encoding; [`sink`] — its batch
 //!   of encoded rows and last-wins key index.
 //! - [`table`] — the run's model of each target table and its queued DDL.
 //! - [`db`] — connections and pool, catalog reads, SQL text, flushes and the flush workers.
-//! - [`loader`] — the router that ties them together on the reader thread.
+//! - [`loader`] — the router that ties them together on the reader thread: SCHEMA, RECORD,
+//!   STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
 //! - [`error`] — the one error type, with exit codes and retry classification.
+//! - [`logging`] — text or JSON log lines and the summary; [`shutdown`] — SIGTERM/SIGINT;
+//!   [`fast_hash`] — the hasher of the per-record maps.
+//! - `fuzz` (tests only) — the mutation fuzzer over parsing, mapping and encoding.
+//! - `src/bin/bench.rs` — the benchmark against a raw binary COPY.
 
 pub mod about;
 pub mod cli;

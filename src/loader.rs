@@ -27,6 +27,7 @@ use crate::protocol::message::{
 };
 use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::StateTracker;
+use crate::schema::flatten::flatten_properties;
 use crate::schema::naming::quote_ident;
 use crate::schema::naming::{
     clean_name, split_stream_name, unique_names, NamingOptions, MAX_IDENTIFIER_BYTES,
@@ -948,44 +949,6 @@ impl RecordSlots for SlotFiller<'_> {
         self.current
             .as_ref()
             .is_some_and(|current| current.is_flattened(path))
-    }
-}
-
-/// Collects the leaf properties of `properties` (joined names, subschemas) in order: an
-/// object with properties is replaced by its children, named `parent__child`, while `levels`
-/// allow; its path goes into `flattened`.
-fn flatten_properties<'s>(
-    properties: &'s serde_json::Map<String, Value>,
-    prefix: Option<&str>,
-    levels: usize,
-    leaves: &mut Vec<(String, &'s Value)>,
-    flattened: &mut HashSet<String>,
-) {
-    for (name, subschema) in properties {
-        let path = match prefix {
-            Some(prefix) => format!("{prefix}__{name}"),
-            None => name.clone(),
-        };
-        let children = subschema
-            .get("properties")
-            .and_then(Value::as_object)
-            .filter(|children| !children.is_empty() && is_object_schema(subschema));
-        match children {
-            Some(children) if levels > 0 => {
-                flatten_properties(children, Some(&path), levels - 1, leaves, flattened);
-                flattened.insert(path);
-            }
-            _ => leaves.push((path, subschema)),
-        }
-    }
-}
-
-/// Whether a property's `type` includes `object`.
-fn is_object_schema(subschema: &Value) -> bool {
-    match subschema.get("type") {
-        Some(Value::String(t)) => t == "object",
-        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
-        _ => false,
     }
 }
 
