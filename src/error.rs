@@ -211,7 +211,7 @@ impl fmt::Display for DbErrorText<'_> {
     }
 }
 
-/// Shortens a value for an error message: at most [`VALUE_EXCERPT_CHARS`] characters,
+/// Shortens a value for an error message: at most 80 characters (`VALUE_EXCERPT_CHARS`),
 /// cut on a character boundary, with an ellipsis when cut.
 pub fn excerpt(value: &str) -> String {
     let mut chars = value.char_indices();
