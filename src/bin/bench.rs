@@ -180,7 +180,7 @@ fn target_binary() -> Result<PathBuf, String> {
         Ok(path)
     } else {
         Err(format!(
-            "{} not found: build it first (cargo build --release --bins)",
+            "{} not found: build it first (cargo build --release --bins --features bench)",
             path.display()
         ))
     }
