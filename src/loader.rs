@@ -30,7 +30,7 @@ use crate::protocol::state::StateTracker;
 use crate::schema::flatten::flatten_properties;
 use crate::schema::naming::quote_ident;
 use crate::schema::naming::{
-    clean_name, split_stream_name, unique_names, NamingOptions, MAX_IDENTIFIER_BYTES,
+    clean_name, mage_unique_constraint_name, split_stream_name, unique_names, NamingOptions,
 };
 use crate::schema::types::column_type_for;
 use crate::shutdown::Shutdown;
@@ -976,35 +976,6 @@ fn rejects_schema() -> SchemaMessage {
         unique_constraints: Vec::new(),
         unique_conflict_method: None,
     }
-}
-
-/// The name Mage gives the UNIQUE constraint of `unique_constraints`: `unique`, the cleaned
-/// `schema_table`, `_`, the columns joined by `_`, cut to 63 bytes.
-fn mage_unique_constraint_name(schema: &str, table: &str, columns: &[String]) -> String {
-    let clean = |text: &str| -> String {
-        text.chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    let mut name = format!(
-        "unique{}_{}",
-        clean(&format!("{schema}_{table}")),
-        columns.join("_")
-    );
-    if name.len() > MAX_IDENTIFIER_BYTES {
-        let mut cut = MAX_IDENTIFIER_BYTES;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        name.truncate(cut);
-    }
-    name
 }
 
 /// Now, in PostgreSQL's timestamp unit: microseconds since 2000-01-01 UTC.

@@ -55,16 +55,7 @@ pub fn clean_name(name: &str, options: NamingOptions) -> String {
     } else {
         name
     };
-    let mut cleaned: String = source
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut cleaned = replace_disallowed(source);
     if cleaned.is_empty() {
         cleaned.push('_');
     }
@@ -72,6 +63,31 @@ pub fn clean_name(name: &str, options: NamingOptions) -> String {
         cleaned.insert(0, '_');
     }
     fit_identifier(cleaned)
+}
+
+/// Every character that is not a Unicode letter, digit or `_` becomes `_`.
+fn replace_disallowed(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The name Mage gives the UNIQUE constraint of `unique_constraints`: `unique`, the cleaned
+/// `schema_table`, `_`, the columns joined by `_`, cut (not hashed) to 63 bytes as Mage does.
+pub fn mage_unique_constraint_name(schema: &str, table: &str, columns: &[String]) -> String {
+    let name = format!(
+        "unique{}_{}",
+        replace_disallowed(&format!("{schema}_{table}")),
+        columns.join("_")
+    );
+    let keep = floor_char_boundary(&name, MAX_IDENTIFIER_BYTES);
+    name[..keep].to_string()
 }
 
 /// True when `name` is one of [`RESERVED_WORDS`], ignoring ASCII case (the words are ASCII, so
