@@ -548,7 +548,7 @@ impl Loader<'_> {
         }
         // Columns widened for this record: each at most once, so the loop ends.
         let mut widened: Vec<String> = Vec::new();
-        loop {
+        let stream_is_full = loop {
             let stream = self
                 .streams
                 .get_mut(message.stream.as_ref())
@@ -586,7 +586,9 @@ impl Loader<'_> {
                     if opened {
                         self.tracker.open_batch(seq);
                     }
-                    break;
+                    break stream.batch.appended_rows() >= self.settings.batch_size_rows
+                        || stream.batch.byte_len()
+                            >= chunk_limit(self.flush_chunk_bytes, stream.flushes);
                 }
                 Err(RecordError::Value {
                     column,
@@ -611,21 +613,14 @@ impl Loader<'_> {
                     return Err(record_error(error, line, message.stream.as_ref()));
                 }
             }
-        }
+        };
         self.records_read += 1;
 
-        let stream = self
-            .streams
-            .get(message.stream.as_ref())
-            .ok_or_else(|| Error::Internal("stream vanished".into()))?;
-        if stream.batch.appended_rows() >= self.settings.batch_size_rows
-            || stream.batch.byte_len() >= chunk_limit(self.flush_chunk_bytes, stream.flushes)
-        {
+        if stream_is_full {
             if self.settings.flush_all_streams {
                 self.flush_all()?;
             } else {
-                let name = stream.name.clone();
-                self.flush_stream(&name)?;
+                self.flush_stream(message.stream.as_ref())?;
             }
         }
         if self.buffered_bytes >= self.buffer_budget {
