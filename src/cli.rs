@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::config::Source;
+
 /// Loads Singer SCHEMA/RECORD/STATE messages from stdin into PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(name = "target-postgres", version, about, long_about = None)]
@@ -31,6 +33,102 @@ pub struct Args {
     /// Log line format on stderr.
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    // Mage starts its destinations with the flags below (SPEC §1); any of them means Mage mode.
+    /// Mage: the settings as a JSON object (wins over --config and --settings).
+    #[arg(long = "config_json", value_name = "JSON", help_heading = "Mage")]
+    pub config_json: Option<String>,
+
+    /// Mage: read messages from FILE.
+    #[arg(long = "input_file_path", value_name = "FILE", help_heading = "Mage")]
+    pub input_file_path: Option<PathBuf>,
+
+    /// Mage: log lines go to stdout (`0` or `false` keep them on stderr).
+    #[arg(long = "log_to_stdout", value_name = "BOOL", num_args = 0..=1, default_missing_value = "1", help_heading = "Mage")]
+    pub log_to_stdout: Option<String>,
+
+    /// Mage: write the state ({"bookmarks": ...}) to FILE, replacing it, instead of stdout.
+    #[arg(long = "state", value_name = "FILE", help_heading = "Mage")]
+    pub state: Option<PathBuf>,
+
+    /// Mage: a YAML file whose `config:` key holds the settings.
+    #[arg(long = "settings", value_name = "FILE", help_heading = "Mage")]
+    pub settings: Option<String>,
+
+    /// Mage: a catalog whose streams' schemas replace their SCHEMA messages.
+    #[arg(long = "catalog_json", value_name = "JSON", help_heading = "Mage")]
+    pub catalog_json: Option<String>,
+
+    /// Mage: log at debug level.
+    #[arg(long, help_heading = "Mage")]
+    pub debug: bool,
+
+    /// Mage: connect, report, and exit.
+    #[arg(long = "test_connection", help_heading = "Mage")]
+    pub mage_test_connection: bool,
+
+    /// Mage: print the config template and exit.
+    #[arg(long = "show_templates", help_heading = "Mage")]
+    pub show_templates: bool,
+}
+
+impl Args {
+    /// Whether the run was started the way Mage starts destinations.
+    pub fn is_mage_mode(&self) -> bool {
+        self.config_json.is_some()
+            || self.input_file_path.is_some()
+            || self.log_to_stdout.is_some()
+            || self.state.is_some()
+            || self.settings.is_some()
+            || self.catalog_json.is_some()
+            || self.debug
+            || self.mage_test_connection
+            || self.show_templates
+    }
+
+    /// Whether log lines go to stdout (Mage's `--log_to_stdout 1`).
+    pub fn logs_to_stdout(&self) -> bool {
+        self.log_to_stdout.as_deref().is_some_and(|value| {
+            !matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no"
+            )
+        })
+    }
+
+    /// The log format: Mage's JSON lines in Mage mode unless another was asked for.
+    pub fn effective_log_format(&self) -> LogFormat {
+        if self.is_mage_mode() && self.log_format == LogFormat::Text {
+            LogFormat::Mage
+        } else {
+            self.log_format
+        }
+    }
+
+    /// The settings sources in merge order (later wins): Mage's settings YAML, the
+    /// `--config` files (or the environment), then Mage's `--config_json`.
+    pub fn config_sources(&self) -> Vec<Source> {
+        let mut sources = Vec::new();
+        if let Some(path) = &self.settings {
+            sources.push(Source::MageSettings(path.clone()));
+        }
+        for arg in &self.config {
+            sources.push(if arg == "ENV" {
+                Source::Environment
+            } else {
+                Source::File(arg.clone())
+            });
+        }
+        if let Some(text) = &self.config_json {
+            sources.push(Source::JsonText(text.clone()));
+        }
+        sources
+    }
+
+    /// Where messages come from: `--input` or Mage's `--input_file_path` (else stdin).
+    pub fn input_path(&self) -> Option<&std::path::Path> {
+        self.input.as_deref().or(self.input_file_path.as_deref())
+    }
 }
 
 /// `--about` output formats (Meltano SDK convention).
@@ -51,4 +149,7 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+    /// Mage's log lines: `{"caller", "level", "message", "tags", "timestamp", "uuid", "type":
+    /// "LOG"}` (the default in Mage mode).
+    Mage,
 }

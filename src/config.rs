@@ -110,6 +110,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("before_run_sql", [], StringList, "", false, "SQL run once after connecting."),
     setting!("after_run_sql", [], StringList, "", false, "SQL run once after the last commit."),
     setting!("stream_name_split", [], Boolean, "true", false, "Stream src-users goes to table users (source schema src)."),
+    setting!("_streams", [], Object, "", false, "Mage: {\"columns\": {\"name\": value}} adds these text columns, holding these constant values, to every stream's rows."),
 ];
 
 /// Keys peers use that mean nothing here: accepted with one info line.
@@ -184,6 +185,32 @@ impl RawConfig {
             other => Err(Error::config(
                 format!("must be a JSON object, got {}", json_type_name(&other)),
                 origin,
+            )),
+        }
+    }
+
+    /// Reads a Mage settings YAML file and merges the object under its `config:` key.
+    pub fn merge_mage_settings(&mut self, path: &Path) -> Result<()> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("cannot read settings file: {e}"), &origin))?;
+        let settings: Value = serde_yaml_ng::from_str(&text)
+            .map_err(|e| Error::config(format!("not valid YAML: {e}"), &origin))?;
+        match settings.get("config") {
+            Some(Value::Object(config)) => {
+                self.merge_object(config.clone(), &origin);
+                Ok(())
+            }
+            None | Some(Value::Null) => Err(Error::config(
+                "has no \"config:\" section with the destination's settings",
+                &origin,
+            )),
+            Some(other) => Err(Error::config(
+                format!(
+                    "\"config:\" must be a mapping, got {}",
+                    json_type_name(other)
+                ),
+                &origin,
             )),
         }
     }
@@ -376,7 +403,41 @@ impl RawConfig {
                     .integer("data_flattening_max_level")?
                     .map_or(0, |n| usize::try_from(n.clamp(0, 32)).unwrap_or(0)),
             },
+            constant_columns: self.constant_columns()?,
+            mage_mode: false,
+            catalog: None,
         })
+    }
+
+    /// Mage's `_streams`: only its `columns` object means something here (`partition_keys`
+    /// is for file destinations). Values are stored as text, as Mage types them.
+    fn constant_columns(&self) -> Result<Vec<(String, String)>> {
+        let Some(sourced) = self.get("_streams") else {
+            return Ok(Vec::new());
+        };
+        let columns = match &sourced.value {
+            Value::Object(streams) => streams.get("columns"),
+            other => return Err(type_error("_streams", "an object", other, &sourced.origin)),
+        };
+        match columns {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Object(columns)) => Ok(columns
+                .iter()
+                .map(|(name, value)| {
+                    let json_text = match value {
+                        Value::String(_) | Value::Null => value.to_string(),
+                        other => Value::String(other.to_string()).to_string(),
+                    };
+                    (name.clone(), json_text)
+                })
+                .collect()),
+            Some(other) => Err(type_error(
+                "_streams.columns",
+                "an object",
+                other,
+                &sourced.origin,
+            )),
+        }
     }
 
     fn schema_mapping(&self) -> Result<Vec<(String, String)>> {
@@ -663,6 +724,14 @@ pub struct Settings {
     pub invalid_records: InvalidRecords,
     /// Records set aside before the run fails anyway (0: no limit).
     pub invalid_records_threshold: u64,
+    /// Mage's `_streams.columns`: (property name, JSON text of its constant string value).
+    pub constant_columns: Vec<(String, String)>,
+    /// Started the way Mage starts destinations (any of its flags): `_mage_created_at` and
+    /// `_mage_updated_at` columns, Mage's JSON values in strings, skipped non-JSON lines.
+    /// Set from the command line, not from a config key.
+    pub mage_mode: bool,
+    /// Mage's `--catalog_json` (from the command line).
+    pub catalog: Option<crate::mage::catalog::Catalog>,
 }
 
 /// The `invalid_records` policy.
@@ -676,15 +745,28 @@ pub enum InvalidRecords {
     DeadLetter,
 }
 
-/// Reads the configs named on the command line (`ENV` means the environment) into
-/// validated settings.
-pub fn load(config_args: &[String]) -> Result<Settings> {
+/// Where settings come from; merged in order, later sources win.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A JSON file (`--config FILE`).
+    File(String),
+    /// `TARGET_POSTGRES_*` variables (`--config ENV`).
+    Environment,
+    /// A JSON object given as text on the command line (Mage's `--config_json`).
+    JsonText(String),
+    /// A Mage settings YAML file (`--settings`), config under its `config:` key.
+    MageSettings(String),
+}
+
+/// Reads every source into validated settings.
+pub fn load(sources: &[Source]) -> Result<Settings> {
     let mut raw = RawConfig::default();
-    for arg in config_args {
-        if arg == "ENV" {
-            raw.merge_environment(|name| std::env::var(name).ok());
-        } else {
-            raw.merge_file(Path::new(arg))?;
+    for source in sources {
+        match source {
+            Source::File(path) => raw.merge_file(Path::new(path))?,
+            Source::Environment => raw.merge_environment(|name| std::env::var(name).ok()),
+            Source::JsonText(text) => raw.merge_json_text(text, "--config_json")?,
+            Source::MageSettings(path) => raw.merge_mage_settings(Path::new(path))?,
         }
     }
     raw.validate()

@@ -17,7 +17,8 @@
 //! - [`loader`] — the router that ties them together on the reader thread: SCHEMA, RECORD,
 //!   STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
 //! - [`error`] — the one error type, with exit codes and retry classification.
-//! - [`logging`] — text or JSON log lines and the summary; [`shutdown`] — SIGTERM/SIGINT;
+//! - [`mage`] — Mage mode: its state file, its catalog, its config template.
+//! - [`logging`] — text, JSON or Mage log lines and the summary; [`shutdown`] — SIGTERM/SIGINT;
 //!   [`fast_hash`] — the hasher of the per-record maps.
 //! - `fuzz` (tests only) — the mutation fuzzer over parsing, mapping and encoding.
 //! - `src/bin/bench.rs` — the benchmark against a raw binary COPY.
@@ -33,6 +34,7 @@ pub mod fast_hash;
 mod fuzz;
 pub mod loader;
 pub mod logging;
+pub mod mage;
 pub mod protocol;
 pub mod schema;
 pub mod shutdown;
@@ -42,7 +44,9 @@ pub mod table;
 
 use crate::cli::Args;
 use crate::error::Result;
+use crate::mage::state::MageState;
 use crate::protocol::reader::LineReader;
+use crate::protocol::state::{StateLines, StateOutput};
 
 /// Runs the program for parsed arguments.
 pub fn run(args: Args) -> Result<()> {
@@ -50,14 +54,26 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", about::render(args.format));
         return Ok(());
     }
-    if args.config.is_empty() {
+    if args.show_templates {
+        println!("{}", mage::CONFIG_TEMPLATE);
+        return Ok(());
+    }
+    let sources = args.config_sources();
+    if sources.is_empty() {
         return Err(error::Error::Usage(
             "--config FILE is required (or --config ENV to read TARGET_POSTGRES_* variables)"
                 .into(),
         ));
     }
-    let settings = config::load(&args.config)?;
-    if args.test_connection {
+    let mut settings = config::load(&sources)?;
+    settings.mage_mode = args.is_mage_mode();
+    if let Some(text) = &args.catalog_json {
+        settings.catalog = Some(mage::catalog::Catalog::parse(text)?);
+    }
+    if args.test_connection || args.mage_test_connection {
+        if settings.mage_mode {
+            log::info!("Testing connection...");
+        }
         let mut client = db::connect::connect_direct(&settings.connection)?;
         let version: String = client
             .query_one("SELECT version()", &[])
@@ -66,9 +82,14 @@ pub fn run(args: Args) -> Result<()> {
         log::info!("connection ok: {version}");
         return Ok(());
     }
-    let reader = LineReader::open(args.input.as_deref())?;
+    let state_out: Box<dyn StateOutput> = if settings.mage_mode {
+        Box::new(MageState::open(args.state.as_deref())?)
+    } else {
+        Box::new(StateLines(std::io::stdout()))
+    };
+    let reader = LineReader::open(args.input_path())?;
     let shutdown = shutdown::Shutdown::install();
-    let summary = loader::run(&settings, reader, Box::new(std::io::stdout()), &shutdown)?;
+    let summary = loader::run(&settings, reader, state_out, &shutdown)?;
     logging::log_summary(&summary);
     Ok(())
 }

@@ -4,9 +4,13 @@ use clap::Parser;
 
 fn main() {
     let args = target_postgres::cli::Args::parse();
-    target_postgres::logging::init(args.log_format);
+    target_postgres::logging::init(
+        args.effective_log_format(),
+        args.logs_to_stdout(),
+        args.debug,
+    );
     if let Err(error) = target_postgres::run(args) {
-        log::error!("{error}");
+        target_postgres::logging::log_failure(&error);
         std::process::exit(error.exit_code());
     }
 }

@@ -12,6 +12,22 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 
+/// Where eligible states go.
+pub trait StateOutput: Send {
+    /// Writes one state value (its JSON text), durably enough that the next run finds it.
+    fn write_state(&mut self, value: &str) -> std::io::Result<()>;
+}
+
+/// Singer's convention: each state value on a line of its own (stdout in production).
+pub struct StateLines<W>(pub W);
+
+impl<W: Write + Send> StateOutput for StateLines<W> {
+    fn write_state(&mut self, value: &str) -> std::io::Result<()> {
+        writeln!(self.0, "{value}")?;
+        self.0.flush()
+    }
+}
+
 /// Shared between the reader (which stamps states and opens batches) and the flush workers
 /// (which close batches as they commit).
 pub struct StateTracker {
@@ -26,14 +42,14 @@ struct Inner {
     /// The last state written, to avoid writing it twice.
     last_written: Option<String>,
     /// Where states go.
-    out: Box<dyn Write + Send>,
+    out: Box<dyn StateOutput>,
     /// Whether emission is still allowed (false after a failure).
     enabled: bool,
 }
 
 impl StateTracker {
     /// A tracker writing to `out` (stdout in production).
-    pub fn new(out: Box<dyn Write + Send>) -> StateTracker {
+    pub fn new(out: Box<dyn StateOutput>) -> StateTracker {
         StateTracker {
             inner: Mutex::new(Inner {
                 open_batches: BTreeMap::new(),
@@ -108,9 +124,8 @@ impl Inner {
         if self.last_written.as_deref() == Some(value.as_str()) {
             return Ok(());
         }
-        let written = writeln!(self.out, "{value}").and_then(|()| self.out.flush());
-        written.map_err(|source| Error::Io {
-            what: "standard output (state)".to_string(),
+        self.out.write_state(&value).map_err(|source| Error::Io {
+            what: "the state output".to_string(),
             source,
         })?;
         log::debug!("state emitted");
@@ -146,7 +161,7 @@ mod tests {
     #[test]
     fn state_waits_for_older_batches_to_commit() {
         let sink = Sink::default();
-        let tracker = StateTracker::new(Box::new(sink.clone()));
+        let tracker = StateTracker::new(Box::new(StateLines(sink.clone())));
         tracker.open_batch(0); // records 0.. in stream a
         tracker.open_batch(1); // records 1.. in stream b
         tracker.push_state(2, "{\"s\":1}").unwrap();
@@ -160,7 +175,7 @@ mod tests {
     #[test]
     fn only_the_latest_eligible_state_is_written() {
         let sink = Sink::default();
-        let tracker = StateTracker::new(Box::new(sink.clone()));
+        let tracker = StateTracker::new(Box::new(StateLines(sink.clone())));
         tracker.open_batch(0);
         tracker.push_state(1, "1").unwrap();
         tracker.push_state(1, "2").unwrap();
@@ -175,7 +190,7 @@ mod tests {
     #[test]
     fn state_before_any_record_goes_out_at_once() {
         let sink = Sink::default();
-        let tracker = StateTracker::new(Box::new(sink.clone()));
+        let tracker = StateTracker::new(Box::new(StateLines(sink.clone())));
         tracker.push_state(0, "{}").unwrap();
         assert_eq!(sink.text(), "{}\n");
     }
@@ -183,7 +198,7 @@ mod tests {
     #[test]
     fn unchanged_state_is_not_written_twice() {
         let sink = Sink::default();
-        let tracker = StateTracker::new(Box::new(sink.clone()));
+        let tracker = StateTracker::new(Box::new(StateLines(sink.clone())));
         tracker.push_state(0, "7").unwrap();
         tracker.push_state(0, "7").unwrap();
         assert_eq!(sink.text(), "7\n");
@@ -193,7 +208,7 @@ mod tests {
     fn state_after_a_newer_open_batch_is_still_eligible() {
         // A batch opened after the state's watermark does not hold the state back.
         let sink = Sink::default();
-        let tracker = StateTracker::new(Box::new(sink.clone()));
+        let tracker = StateTracker::new(Box::new(StateLines(sink.clone())));
         tracker.open_batch(3);
         tracker.push_state(3, "\"ok\"").unwrap();
         assert_eq!(sink.text(), "\"ok\"\n");
@@ -202,7 +217,7 @@ mod tests {
     #[test]
     fn disabled_tracker_writes_nothing() {
         let sink = Sink::default();
-        let tracker = StateTracker::new(Box::new(sink.clone()));
+        let tracker = StateTracker::new(Box::new(StateLines(sink.clone())));
         tracker.disable();
         tracker.push_state(0, "1").unwrap();
         assert_eq!(sink.text(), "");

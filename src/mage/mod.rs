@@ -1,0 +1,23 @@
+//! Mage mode: what Mage's integration pipelines pass their PostgreSQL destination and what
+//! they expect back (SPEC §9).
+//!
+//! Mage starts a destination with its own flags (`--config_json`, `--settings`, `--state`,
+//! `--catalog_json`, ...; see [`crate::cli::Args::is_mage_mode`]), reads its log lines as
+//! JSON (see [`crate::logging`]), keeps the state as `{"bookmarks": ...}` in a file
+//! ([`state`]), and may hand over a catalog that decides the streams' schemas ([`catalog`]).
+//! The loading itself is the same as in any other mode; Mage mode only adds the
+//! `_mage_created_at` / `_mage_updated_at` columns and Mage's leniency towards its own input
+//! files (non-JSON lines are skipped, JSON arrays sent as strings are parsed).
+
+pub mod catalog;
+pub mod state;
+
+/// What `--show_templates` prints: the config a Mage user fills in, as Mage's own
+/// PostgreSQL destination describes it.
+pub const CONFIG_TEMPLATE: &str = r#"{"config": {"database": "", "host": "", "password": "", "port": 5432, "schema": "", "table": "", "username": ""}}"#;
+
+/// The column Mage stamps when a row is first loaded (kept when the row is updated).
+pub const CREATED_AT_COLUMN: &str = "_mage_created_at";
+
+/// The column Mage stamps whenever a row is loaded.
+pub const UPDATED_AT_COLUMN: &str = "_mage_updated_at";

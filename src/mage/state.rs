@@ -1,0 +1,182 @@
+//! Mage's state: bookmarks merged stream by stream, kept in the `--state` file.
+//!
+//! Mage's destinations write `{"bookmarks": {...}}` after each batch, taking each stream's
+//! bookmark from the latest STATE that names it, and the source reads that file to resume.
+//! Here the merge runs over the whole run, on top of what the file held when the run
+//! started, so a run that syncs only some streams keeps the others' bookmarks. The file is
+//! replaced atomically (written beside it, then renamed), so a crash never leaves half a
+//! state behind.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::protocol::state::StateOutput;
+
+/// Merges bookmarks and writes `{"bookmarks": ...}` to the state file, or to stdout as a
+/// line when Mage gave no `--state`.
+pub struct MageState {
+    /// Every stream's latest bookmark.
+    bookmarks: Map<String, Value>,
+    /// The `--state` file, if any.
+    file: Option<PathBuf>,
+}
+
+impl MageState {
+    /// A state output for `file` (stdout without one), starting from the bookmarks the file
+    /// already holds.
+    pub fn open(file: Option<&Path>) -> Result<MageState> {
+        let mut bookmarks = Map::new();
+        if let Some(path) = file {
+            match fs::read_to_string(path) {
+                Ok(text) if !text.trim().is_empty() => {
+                    let previous: Value = serde_json::from_str(&text).map_err(|e| {
+                        Error::Usage(format!(
+                            "--state {}: not a JSON state ({e})",
+                            path.display()
+                        ))
+                    })?;
+                    if let Some(Value::Object(previous)) = previous.get("bookmarks") {
+                        bookmarks = previous.clone();
+                    }
+                }
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(Error::Usage(format!(
+                        "--state {}: cannot read it ({error})",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        Ok(MageState {
+            bookmarks,
+            file: file.map(Path::to_path_buf),
+        })
+    }
+
+    /// The state to write for `value`: its bookmarks merged into the ones kept so far. A
+    /// value without a `bookmarks` object is not Mage's shape and is passed on as it is.
+    fn merged(&mut self, value: &str) -> std::io::Result<String> {
+        let parsed: Value = serde_json::from_str(value)?;
+        match parsed {
+            Value::Object(mut object) => match object.remove("bookmarks") {
+                Some(Value::Object(bookmarks)) => {
+                    for (stream, bookmark) in bookmarks {
+                        self.bookmarks.insert(stream, bookmark);
+                    }
+                    let mut state = Map::new();
+                    state.insert("bookmarks".into(), Value::Object(self.bookmarks.clone()));
+                    Ok(Value::Object(state).to_string())
+                }
+                _ => Ok(value.to_string()),
+            },
+            _ => Ok(value.to_string()),
+        }
+    }
+}
+
+impl StateOutput for MageState {
+    fn write_state(&mut self, value: &str) -> std::io::Result<()> {
+        let state = self.merged(value)?;
+        match &self.file {
+            Some(path) => replace_file(path, &state),
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{state}")?;
+                stdout.flush()
+            }
+        }
+    }
+}
+
+/// Writes `text` and a newline to a file beside `path`, then renames it over `path`.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".writing");
+    let temporary = PathBuf::from(temporary);
+    {
+        let mut file = fs::File::create(&temporary)?;
+        writeln!(file, "{text}")?;
+        file.sync_all()?;
+    }
+    fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "target-postgres-mage-state-{}-{name}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("state.json")
+    }
+
+    fn file_json(path: &Path) -> Value {
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn bookmarks_merge_per_stream_and_the_file_is_replaced() {
+        let path = temp_path("merge");
+        let _ = fs::remove_file(&path);
+        let mut state = MageState::open(Some(&path)).unwrap();
+        state
+            .write_state(r#"{"bookmarks": {"a": {"id": 1}}}"#)
+            .unwrap();
+        state
+            .write_state(r#"{"bookmarks": {"b": {"id": 7}}, "currently_syncing": "b"}"#)
+            .unwrap();
+        state
+            .write_state(r#"{"bookmarks": {"a": {"id": 2}}}"#)
+            .unwrap();
+        assert_eq!(
+            file_json(&path),
+            serde_json::json!({"bookmarks": {"a": {"id": 2}, "b": {"id": 7}}})
+        );
+        assert!(!path.with_extension("json.writing").exists());
+    }
+
+    #[test]
+    fn a_new_run_keeps_the_bookmarks_of_streams_it_does_not_sync() {
+        let path = temp_path("resume");
+        fs::write(
+            &path,
+            r#"{"bookmarks": {"old": {"at": "2020"}, "a": {"id": 0}}}"#,
+        )
+        .unwrap();
+        let mut state = MageState::open(Some(&path)).unwrap();
+        state
+            .write_state(r#"{"bookmarks": {"a": {"id": 5}}}"#)
+            .unwrap();
+        assert_eq!(
+            file_json(&path),
+            serde_json::json!({"bookmarks": {"old": {"at": "2020"}, "a": {"id": 5}}})
+        );
+    }
+
+    #[test]
+    fn a_state_without_bookmarks_is_written_as_it_is() {
+        let path = temp_path("plain");
+        let _ = fs::remove_file(&path);
+        let mut state = MageState::open(Some(&path)).unwrap();
+        state.write_state(r#"{"cursor": 3}"#).unwrap();
+        assert_eq!(file_json(&path), serde_json::json!({"cursor": 3}));
+    }
+
+    #[test]
+    fn an_unreadable_state_file_is_a_usage_error() {
+        let path = temp_path("broken");
+        fs::write(&path, "{not json").unwrap();
+        let error = MageState::open(Some(&path)).err().unwrap();
+        assert_eq!(error.exit_code(), 2, "{error}");
+    }
+}
