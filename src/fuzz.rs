@@ -166,11 +166,14 @@ fn exercise(line: &str, types: &[PgType]) {
             let mut stats = EncodeStats::default();
             for value in fields.values() {
                 for ty in types {
-                    for sanitize_nul in [true, false] {
+                    for (sanitize_nul, parse_json_strings) in [(true, false), (false, true)] {
                         let _ = encode_field(
                             Some(value.get()),
                             ty,
-                            EncodeOptions { sanitize_nul },
+                            EncodeOptions {
+                                sanitize_nul,
+                                parse_json_strings,
+                            },
                             &mut stats,
                             &mut out,
                         );

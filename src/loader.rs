@@ -6,7 +6,6 @@
 //! bound is reached.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,11 +21,12 @@ use crate::encode::time::micros_to_rfc3339;
 use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
+use crate::mage;
 use crate::protocol::message::{
     parse_message_into, walk_record, Message, RecordBody, RecordMessage, RecordSlots, SchemaMessage,
 };
 use crate::protocol::reader::{LineReader, NextLine};
-use crate::protocol::state::StateTracker;
+use crate::protocol::state::{StateOutput, StateTracker};
 use crate::schema::flatten::flatten_properties;
 use crate::schema::naming::quote_ident;
 use crate::schema::naming::{
@@ -81,7 +81,7 @@ pub struct Summary {
 pub fn run(
     settings: &Settings,
     reader: LineReader,
-    state_out: Box<dyn Write + Send>,
+    state_out: Box<dyn StateOutput>,
     shutdown: &Shutdown,
 ) -> Result<Summary> {
     let started = Instant::now();
@@ -126,6 +126,7 @@ pub fn run(
         stats: EncodeStats::default(),
         options: EncodeOptions {
             sanitize_nul: settings.sanitize_null_text_characters,
+            parse_json_strings: settings.mage_mode,
         },
         naming: NamingOptions {
             lower_case: settings.lower_case,
@@ -201,7 +202,11 @@ impl Loader<'_> {
                 }
                 NextLine::End => return Ok(()),
             };
-            let message = self.parse_line(text, line)?;
+            let message = match self.parse_line(text, line) {
+                Ok(message) => message,
+                Err(_) if self.settings.mage_mode && skip_mage_noise(text, line) => continue,
+                Err(error) => return Err(error),
+            };
             match message {
                 Message::Record(record) => self.on_record(record, line, text)?,
                 Message::Schema(schema) => self.on_schema(schema, line)?,
@@ -245,7 +250,10 @@ impl Loader<'_> {
         Ok(())
     }
 
-    fn on_schema(&mut self, message: SchemaMessage, line: u64) -> Result<()> {
+    fn on_schema(&mut self, mut message: SchemaMessage, line: u64) -> Result<()> {
+        if let Some(catalog) = &self.settings.catalog {
+            catalog.apply(&mut message);
+        }
         if self
             .streams
             .get(&message.stream)
@@ -393,18 +401,40 @@ impl Loader<'_> {
                 metadata: None,
             })
             .collect();
+        let mut added: Vec<(String, &str, Metadata)> = Vec::new();
         if self.settings.add_record_metadata {
-            for (name, type_name, kind) in Metadata::COLUMNS {
-                // A property of the same name (a CDC tap's _sdc_deleted_at) is the column.
-                match properties.iter_mut().find(|p| p.column == name) {
-                    Some(property) => property.metadata = Some(kind),
-                    None => properties.push(Property {
-                        name: name.to_string(),
-                        column: name.to_string(),
-                        type_name: type_name.to_string(),
-                        metadata: Some(kind),
-                    }),
-                }
+            added.extend(
+                Metadata::COLUMNS
+                    .iter()
+                    .map(|&(name, type_name, kind)| (name.to_string(), type_name, kind)),
+            );
+        }
+        if self.settings.mage_mode {
+            for (name, kind) in [
+                (mage::CREATED_AT_COLUMN, Metadata::MageCreatedAt),
+                (mage::UPDATED_AT_COLUMN, Metadata::MageUpdatedAt),
+            ] {
+                added.push((name.to_string(), "timestamp with time zone", kind));
+            }
+        }
+        for (index, (name, _)) in self.settings.constant_columns.iter().enumerate() {
+            added.push((name.clone(), "text", Metadata::Constant(index)));
+        }
+        for (name, type_name, kind) in added {
+            // Metadata columns have fixed names; Mage's constants are named by the user.
+            let column = match kind {
+                Metadata::Constant(_) => clean_name(&name, self.naming),
+                _ => name.clone(),
+            };
+            // A property of the same name (a CDC tap's _sdc_deleted_at) is the column.
+            match properties.iter_mut().find(|p| p.column == column) {
+                Some(property) => property.metadata = Some(kind),
+                None => properties.push(Property {
+                    name,
+                    column,
+                    type_name: type_name.to_string(),
+                    metadata: Some(kind),
+                }),
             }
         }
         (properties, flattened)
@@ -518,6 +548,17 @@ impl Loader<'_> {
 
     fn load_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {
         let seq = self.records_read;
+        if !self.streams.contains_key(message.stream.as_ref()) {
+            // Mage: a catalog stream needs no SCHEMA message.
+            let from_catalog = self
+                .settings
+                .catalog
+                .as_ref()
+                .and_then(|catalog| catalog.schema_message(message.stream.as_ref()));
+            if let Some(schema) = from_catalog {
+                self.on_schema(schema, line)?;
+            }
+        }
         let Some(stream) = self.streams.get_mut(message.stream.as_ref()) else {
             return Err(Error::Stream {
                 line,
@@ -527,10 +568,11 @@ impl Loader<'_> {
         };
         let table_id = stream.table_id;
         // When the record was read, for the metadata columns.
-        let received_at = self
-            .settings
-            .add_record_metadata
-            .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
+        let settings = self.settings;
+        let received_at = (settings.add_record_metadata
+            || settings.mage_mode
+            || !settings.constant_columns.is_empty())
+        .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
         if let RecordBody::Raw(raw) = &message.record {
             // Kept whole (for validation, or its stream was named after it): walk it now.
             let table = self
@@ -572,6 +614,7 @@ impl Loader<'_> {
                     .sequence
                     .unwrap_or_else(|| i64::try_from(seq).unwrap_or(i64::MAX)),
                 table_version: message.version,
+                constants: &settings.constant_columns,
             });
             match stream.encode_row(
                 text,
@@ -712,6 +755,7 @@ impl Loader<'_> {
         let job = FlushJob {
             table_id: table.id,
             table: table.qualified.clone(),
+            names: table.names.clone(),
             stream: stream.name.clone(),
             ddl: table.take_flush_ddl(),
             mode,
@@ -773,6 +817,7 @@ impl Loader<'_> {
         self.workers.submit(FlushJob {
             table_id,
             table: table.qualified.clone(),
+            names: table.names.clone(),
             stream: stream_name.to_string(),
             ddl,
             mode: WriteMode::Copy { copy: "".into() },
@@ -817,6 +862,7 @@ impl Loader<'_> {
                 self.workers.submit(FlushJob {
                     table_id: table.id,
                     table: table.qualified.clone(),
+                    names: table.names.clone(),
                     stream: String::new(),
                     ddl,
                     mode: WriteMode::Copy { copy: "".into() },
@@ -834,6 +880,7 @@ impl Loader<'_> {
                 let job = FlushJob {
                     table_id: table.id,
                     table: table.qualified.clone(),
+                    names: table.names.clone(),
                     stream: String::new(),
                     ddl: table.take_flush_ddl(),
                     mode: WriteMode::Copy { copy: "".into() },
@@ -1009,4 +1056,29 @@ fn record_error(error: RecordError, line: u64, stream: &str) -> Error {
             reason: excerpt(&reason),
         },
     }
+}
+
+/// Mage mode's leniency with its input files: a line that is not JSON is skipped with a
+/// warning, and a log line of Mage's own shape (`level` and `message`, no `type`) is passed
+/// on. Errors are passed on as warnings: in Mage's format only a failed run logs one.
+fn skip_mage_noise(text: &str, line: u64) -> bool {
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        log::warn!("line {line}: not JSON, skipped: {}", excerpt(text));
+        return true;
+    };
+    if value.get("type").is_some() {
+        return false;
+    }
+    let (Some(level), Some(message)) = (
+        value.get("level").and_then(Value::as_str),
+        value.get("message").and_then(Value::as_str),
+    ) else {
+        return false;
+    };
+    match level.to_ascii_uppercase().as_str() {
+        "DEBUG" => log::debug!("{message}"),
+        "INFO" => log::info!("{message}"),
+        _ => log::warn!("{message}"),
+    }
+    true
 }

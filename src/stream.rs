@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::config::LoadMethod;
 use crate::db::flush::{DirectCopy, WriteMode};
-use crate::db::sql::{self, OnConflict, SqlColumn};
+use crate::db::sql::{self, MergeRole, OnConflict, SqlColumn};
 use crate::encode::begin_tuple;
 use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
@@ -48,6 +48,13 @@ pub enum Metadata {
     Sequence,
     /// The message's `version` (ACTIVATE_VERSION syncs).
     TableVersion,
+    /// Mage's `_mage_created_at`: when the row was first loaded (a merge keeps it).
+    MageCreatedAt,
+    /// Mage's `_mage_updated_at`: when the row was last loaded with changed data.
+    MageUpdatedAt,
+    /// Mage's `_streams.columns`: the constant at this index of the settings' list, which
+    /// wins over a value the record may carry (as in Mage).
+    Constant(usize),
 }
 
 impl Metadata {
@@ -89,6 +96,8 @@ pub struct RecordMeta<'a> {
     pub sequence: i64,
     /// `version`.
     pub table_version: Option<i64>,
+    /// Mage's constant columns: (property, JSON text of the value).
+    pub constants: &'a [(String, String)],
 }
 
 /// The column hard deletes are read from.
@@ -237,9 +246,14 @@ impl Stream {
         let mode = if merge {
             let sql_columns: Vec<SqlColumn> = columns
                 .iter()
-                .map(|(name, pg_type, _)| SqlColumn {
+                .map(|(name, pg_type, metadata)| SqlColumn {
                     name: name.clone(),
                     comparable: pg_type.has_equality(),
+                    role: match metadata {
+                        Some(Metadata::MageCreatedAt) => MergeRole::Kept,
+                        Some(Metadata::MageUpdatedAt) => MergeRole::Stamp,
+                        _ => MergeRole::Data,
+                    },
                 })
                 .collect();
             let has_unique_index = table.has_unique_index_on(&self.key_columns);
@@ -335,9 +349,11 @@ impl Stream {
                 .flatten()
                 .and_then(|(offset, len)| line.get(offset..offset + len));
             let synthesized;
-            if let (None, Some(kind), Some(meta)) = (raw, metadata, meta) {
-                synthesized = metadata_value(*kind, meta);
-                raw = synthesized.as_deref();
+            if let (Some(kind), Some(meta)) = (metadata, meta) {
+                if raw.is_none() || matches!(kind, Metadata::Constant(_)) {
+                    synthesized = metadata_value(*kind, meta);
+                    raw = synthesized.as_deref();
+                }
             }
             let field_start = out.len();
             if let Err(error) = encode_field(raw, pg_type, options, stats, out) {
@@ -401,7 +417,11 @@ fn metadata_value(kind: Metadata, meta: &RecordMeta<'_>) -> Option<String> {
         Metadata::ExtractedAt => meta
             .extracted_at
             .and_then(|text| serde_json::to_string(text).ok()),
-        Metadata::ReceivedAt | Metadata::BatchedAt => Some(meta.received_at.to_string()),
+        Metadata::ReceivedAt
+        | Metadata::BatchedAt
+        | Metadata::MageCreatedAt
+        | Metadata::MageUpdatedAt => Some(meta.received_at.to_string()),
+        Metadata::Constant(index) => meta.constants.get(index).map(|(_, value)| value.clone()),
         Metadata::DeletedAt => None,
         Metadata::Sequence => Some(meta.sequence.to_string()),
         Metadata::TableVersion => meta.table_version.map(|v| v.to_string()),

@@ -40,6 +40,8 @@ pub struct TableModel {
     pub id: usize,
     /// Quoted `"schema"."table"`.
     pub qualified: String,
+    /// The schema and table names, unquoted (for Mage's log tags).
+    pub names: (String, String),
     /// Whether the table exists or its CREATE is queued.
     exists: bool,
     /// Columns in table order.
@@ -351,6 +353,7 @@ impl Tables {
             Some(found) => TableModel {
                 id,
                 qualified: qualified_name(schema, table),
+                names: key.clone(),
                 exists: true,
                 columns: found
                     .columns
@@ -372,6 +375,7 @@ impl Tables {
             None => TableModel {
                 id,
                 qualified: qualified_name(schema, table),
+                names: key.clone(),
                 exists: false,
                 columns: Vec::new(),
                 unique_keys: Vec::new(),

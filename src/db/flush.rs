@@ -61,6 +61,8 @@ pub struct FlushJob {
     pub table_id: usize,
     /// Quoted, qualified table name (for messages).
     pub table: String,
+    /// The schema and table names, unquoted (for Mage's log tags).
+    pub names: (String, String),
     /// The stream the rows came from.
     pub stream: String,
     /// DDL to run first, in the same transaction.

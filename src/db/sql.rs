@@ -25,6 +25,20 @@ pub struct SqlColumn {
     pub name: String,
     /// Whether `IS DISTINCT FROM` works on its type (json has no equality).
     pub comparable: bool,
+    /// What a merge does with it in a row that is already there.
+    pub role: MergeRole,
+}
+
+/// What a merge does with a column of a row that is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeRole {
+    /// Overwritten; a change in it makes the row count as updated.
+    Data,
+    /// Overwritten when the row's data changed (Mage's `_mage_updated_at`: a load time
+    /// differs on every run, so it cannot decide whether the row changed).
+    Stamp,
+    /// Never overwritten (Mage's `_mage_created_at`).
+    Kept,
 }
 
 /// Whether a user-supplied type name (from `x-sql-datatype`) is safe to splice into DDL:
@@ -199,14 +213,22 @@ pub fn merge(
     };
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     let all = column_list(&names);
-    let values: Vec<&SqlColumn> = columns.iter().filter(|c| !keys.contains(&c.name)).collect();
+    let values: Vec<&SqlColumn> = columns
+        .iter()
+        .filter(|c| !keys.contains(&c.name) && c.role != MergeRole::Kept)
+        .collect();
+    let compared: Vec<&SqlColumn> = values
+        .iter()
+        .copied()
+        .filter(|c| c.role == MergeRole::Data)
+        .collect();
     let create_stage = format!(
         "CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS SELECT {all} FROM {table} WITH NO DATA"
     );
     let copy_stage = copy_into(STAGE_TABLE, &all);
     let changed = |left: &str, right: &str| -> String {
         let side = |alias: &str| {
-            values
+            compared
                 .iter()
                 .map(|c| {
                     let column = format!("{alias}.{}", quote_ident(&c.name));
@@ -300,6 +322,11 @@ mod tests {
             .map(|n| SqlColumn {
                 name: n.to_string(),
                 comparable: *n != "doc",
+                role: match *n {
+                    "created" => MergeRole::Kept,
+                    "stamped" => MergeRole::Stamp,
+                    _ => MergeRole::Data,
+                },
             })
             .collect()
     }
@@ -325,6 +352,24 @@ mod tests {
         );
         assert!(sql.merge.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", \"doc\" = EXCLUDED.\"doc\""), "{}", sql.merge);
         assert!(sql.merge.contains("ROW(dst.\"name\", dst.\"doc\"::text) IS DISTINCT FROM ROW(EXCLUDED.\"name\", EXCLUDED.\"doc\"::text)"), "{}", sql.merge);
+    }
+
+    #[test]
+    fn merge_keeps_the_creation_stamp_and_does_not_compare_the_update_stamp() {
+        for has_unique_index in [true, false] {
+            let sql = merge(
+                "t",
+                &columns(&["id", "name", "created", "stamped"]),
+                &["id".to_string()],
+                OnConflict::Update,
+                has_unique_index,
+                None,
+            )
+            .merge;
+            assert!(!sql.contains("\"created\" ="), "{sql}");
+            assert!(sql.contains("\"stamped\" = "), "{sql}");
+            assert!(sql.contains("ROW(dst.\"name\") IS DISTINCT FROM"), "{sql}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::db::connect::Pool;
 use crate::db::flush::{FlushCounts, FlushJob};
 use crate::error::{Error, Result};
+use crate::logging;
 use crate::protocol::state::StateTracker;
 
 /// Totals per stream, for the summary.
@@ -290,6 +291,9 @@ impl Queue {
         }
         match outcome {
             Ok(counts) => {
+                if job.row_count > 0 && logging::is_mage_format() {
+                    log_export_completed(job, counts);
+                }
                 let totals = self.totals.entry(job.stream.clone()).or_default();
                 totals.inserted += counts.inserted;
                 totals.updated += counts.updated;
@@ -307,4 +311,18 @@ impl Queue {
             }
         }
     }
+}
+
+/// Mage's line after each committed batch, with the tags Mage's own destinations give it.
+fn log_export_completed(job: &FlushJob, counts: FlushCounts) {
+    let (schema_name, table_name) = &job.names;
+    log::info!(
+        records = job.row_count as u64,
+        records_inserted = counts.inserted,
+        records_updated = counts.updated,
+        stream = job.stream.as_str(),
+        schema_name = schema_name.as_str(),
+        table_name = table_name.as_str();
+        "Export data completed."
+    );
 }

@@ -46,6 +46,9 @@ impl From<&'static str> for ValueError {
 pub struct EncodeOptions {
     /// Replace U+0000 with U+FFFD (true) or refuse the value (false).
     pub sanitize_nul: bool,
+    /// Mage mode: a string holding a JSON array or object fills a json, jsonb or array
+    /// column as that JSON (Mage's sources send arrays of objects as strings).
+    pub parse_json_strings: bool,
 }
 
 /// Counters the encoder keeps for the run summary.
@@ -105,6 +108,14 @@ pub fn encode_field(
         write_null(out);
         return Ok(());
     }
+    let embedded;
+    let (raw, kind) = match embedded_json(raw, kind, ty, options) {
+        Some(json) => {
+            embedded = json;
+            (embedded.as_str(), kind_of(&embedded))
+        }
+        None => (raw, kind),
+    };
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     if let Err(error) = encode_payload(raw, kind, ty, options, stats, out) {
@@ -117,6 +128,24 @@ pub fn encode_field(
     })?;
     out[start..start + 4].copy_from_slice(&length.to_be_bytes());
     Ok(())
+}
+
+/// With `parse_json_strings`, the JSON text inside a string value bound for a json, jsonb
+/// or array column, when it holds an array or an object.
+fn embedded_json(raw: &str, kind: JsonKind, ty: &PgType, options: EncodeOptions) -> Option<String> {
+    if !options.parse_json_strings
+        || kind != JsonKind::String
+        || !matches!(ty, PgType::Json | PgType::Jsonb | PgType::Array { .. })
+    {
+        return None;
+    }
+    let text = unescape_json_string(raw).ok()?;
+    let text = text.trim();
+    if !(text.starts_with('[') || text.starts_with('{')) {
+        return None;
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    Some(text.to_string())
 }
 
 fn encode_payload(
@@ -377,7 +406,10 @@ fn parse_uuid(text: &str) -> Result<[u8; 16], ValueError> {
 mod tests {
     use super::*;
 
-    const OPTIONS: EncodeOptions = EncodeOptions { sanitize_nul: true };
+    const OPTIONS: EncodeOptions = EncodeOptions {
+        sanitize_nul: true,
+        parse_json_strings: false,
+    };
 
     fn field(raw: &str, ty: &PgType) -> Result<Vec<u8>, ValueError> {
         let mut out = Vec::new();
@@ -391,6 +423,45 @@ mod tests {
         let length = i32::from_be_bytes([out[0], out[1], out[2], out[3]]);
         assert_eq!(length as usize, out.len() - 4);
         out[4..].to_vec()
+    }
+
+    #[test]
+    fn mage_json_strings_fill_json_and_array_columns_as_json() {
+        let mage = EncodeOptions {
+            sanitize_nul: true,
+            parse_json_strings: true,
+        };
+        let encode = |raw: &str, ty: &PgType, options: EncodeOptions| {
+            let mut out = Vec::new();
+            encode_field(
+                Some(raw),
+                ty,
+                options,
+                &mut EncodeStats::default(),
+                &mut out,
+            )
+            .map(|()| out[4..].to_vec())
+        };
+        let jsonb_array = PgType::from_format_type("jsonb[]");
+        let as_string = r#""[{\"a\": 1}]""#;
+        assert_eq!(
+            encode(as_string, &jsonb_array, mage).unwrap(),
+            encode(r#"[{"a": 1}]"#, &jsonb_array, OPTIONS).unwrap()
+        );
+        assert!(
+            encode(as_string, &jsonb_array, OPTIONS).is_err(),
+            "only in Mage mode"
+        );
+        assert_eq!(
+            encode(r#""{\"k\": [2]}""#, &PgType::Jsonb, mage).unwrap(),
+            b"\x01{\"k\": [2]}"
+        );
+        // Strings that hold no JSON container, and text columns, are left alone.
+        assert_eq!(
+            encode(r#""[oops""#, &PgType::Jsonb, mage).unwrap(),
+            b"\x01\"[oops\""
+        );
+        assert_eq!(encode(r#""[1]""#, &PgType::Text, mage).unwrap(), b"[1]");
     }
 
     #[test]
@@ -468,6 +539,7 @@ mod tests {
         assert_eq!(stats.nul_replaced, 1);
         let strict = EncodeOptions {
             sanitize_nul: false,
+            parse_json_strings: false,
         };
         assert!(encode_field(
             Some("\"a\\u0000b\""),

@@ -9,7 +9,8 @@
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
 //! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction), [`security`] (hostile
-//! names, least privilege, the second signal), [`outage`] (a server restart mid-load).
+//! names, least privilege, the second signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
+//! destinations).
 
 mod cli;
 mod concurrency;
@@ -18,6 +19,7 @@ mod deletes;
 mod errors;
 mod invalid;
 mod loading;
+mod mage;
 mod names;
 mod outage;
 mod overwrite;

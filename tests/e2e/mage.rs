@@ -1,0 +1,446 @@
+//! Mage mode: the binary driven exactly as Mage's integration pipelines drive their
+//! PostgreSQL destination (SPEC §9): `--settings` YAML, `--config_json`, `--input_file_path`
+//! with the tap's LOG lines mixed in, `--log_to_stdout 1`, `--state FILE`, and checks of
+//! Mage's JSON log lines, the state file, the table and its `_mage_*` columns.
+
+use std::str::FromStr;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// A Mage settings YAML holding the test database's connection under `config:`, the way
+/// Mage writes it (separate host, port, username, password and database fields).
+fn settings_yaml() -> TempFile {
+    let config = postgres::Config::from_str(&db_url()).expect("test URL parses");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(postgres::config::Host::Unix(path)) => path.to_string_lossy().into_owned(),
+        None => "127.0.0.1".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default();
+    let yaml = format!(
+        "source: postgresql\ndestination: postgresql\nconfig:\n  host: {host}\n  port: {port}\n  \
+         username: {}\n  password: '{password}'\n  database: {}\n  schema: wrong_schema_overridden\n",
+        config.get_user().unwrap_or("postgres"),
+        config.get_dbname().unwrap_or("postgres"),
+    );
+    TempFile::new(".yaml", yaml.as_bytes())
+}
+
+/// The result of one Mage-style run: its output and Mage's log lines parsed.
+struct MageRun {
+    output: Output,
+    logs: Vec<Value>,
+}
+
+impl MageRun {
+    /// Log lines whose message is `message`.
+    fn with_message(&self, message: &str) -> Vec<&Value> {
+        self.logs
+            .iter()
+            .filter(|l| l["message"] == message)
+            .collect()
+    }
+
+    /// Whether any log line's message contains `needle`.
+    fn mentions(&self, needle: &str) -> bool {
+        self.logs
+            .iter()
+            .any(|l| l["message"].as_str().unwrap_or("").contains(needle))
+    }
+}
+
+/// Runs the binary with Mage's flags: settings YAML, `config_json` (the schema and extras),
+/// the input file, logs on stdout, the state file, plus `extra_args`.
+fn run_mage(
+    schema: &TestSchema,
+    config_json: Value,
+    input: &str,
+    state: &TempFile,
+    extra_args: &[&str],
+) -> MageRun {
+    let settings = settings_yaml();
+    let input_file = TempFile::new(".jsonl", input.as_bytes());
+    let config_json = merged(json!({"schema": schema.name}), config_json).to_string();
+    let mut args = vec![
+        "--settings".to_string(),
+        settings.arg(),
+        "--config_json".to_string(),
+        config_json,
+        "--input_file_path".to_string(),
+        input_file.arg(),
+        "--log_to_stdout".to_string(),
+        "1".to_string(),
+        "--state".to_string(),
+        state.arg(),
+    ];
+    args.extend(extra_args.iter().map(|a| a.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_args(&refs, b"", &[]);
+    let logs = mage_log_lines(&output);
+    MageRun { output, logs }
+}
+
+/// Every stdout line parsed as one of Mage's log lines, checking their shape.
+fn mage_log_lines(output: &Output) -> Vec<Value> {
+    output
+        .stdout
+        .lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}\n{output}"));
+            for key in ["caller", "level", "message", "tags", "timestamp", "uuid"] {
+                assert!(value.get(key).is_some(), "log line without {key}: {line}");
+            }
+            assert_eq!(value["type"], "LOG", "{line}");
+            assert!(value["timestamp"].is_u64(), "{line}");
+            assert_eq!(value["uuid"].as_str().map(str::len), Some(32), "{line}");
+            value
+        })
+        .collect()
+}
+
+fn state_file(state: &TempFile) -> Value {
+    let text = std::fs::read_to_string(&state.path).expect("the state file was written");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("state file is not JSON ({e}): {text}"))
+}
+
+/// What Mage's sources put in the input file: their own log lines, a line that is not
+/// JSON, and the Singer messages.
+fn mage_input(users: &[(i64, &str)], bookmark: i64) -> String {
+    let mut lines = vec![
+        json!({"caller": "PostgreSQL", "level": "INFO", "message": "Sync started.", "tags": {}, "timestamp": 1, "type": "LOG", "uuid": "0"}).to_string(),
+        "Traceback noise that is not JSON".to_string(),
+        json!({"level": "INFO", "message": "a source log line without a type", "tags": {}}).to_string(),
+        json!({
+            "type": "SCHEMA",
+            "stream": "users",
+            "schema": {"properties": {
+                "id": {"type": ["integer"]},
+                "name": {"type": ["null", "string"]},
+                "tags": {"type": ["null", "array"], "items": {"type": ["object"]}}
+            }},
+            "key_properties": ["id"],
+            "unique_constraints": ["id"],
+            "unique_conflict_method": "UPDATE",
+            "replication_method": "INCREMENTAL",
+            "bookmark_properties": ["id"]
+        })
+        .to_string(),
+    ];
+    for (id, name) in users {
+        lines.push(
+            json!({"type": "RECORD", "stream": "users", "record": {
+                "id": id, "name": name, "tags": format!("[{{\"k\": {id}}}]")
+            }})
+            .to_string(),
+        );
+    }
+    lines.push(state(json!({"bookmarks": {"users": {"id": bookmark}}})));
+    jsonl(&lines)
+}
+
+#[test]
+fn mage_run_logs_json_lines_writes_the_state_file_and_stamps_mage_columns() {
+    let schema = TestSchema::new("mage_run");
+    let state = TempFile::new(".json", b"{\"bookmarks\": {\"orders\": {\"id\": 9}}}");
+
+    let first = run_mage(
+        &schema,
+        json!({}),
+        &mage_input(&[(1, "ada"), (2, "grace"), (3, "edsger")], 3),
+        &state,
+        &[],
+    );
+    first.output.assert_success();
+    for line in &first.logs {
+        assert!(
+            !matches!(line["level"].as_str(), Some("ERROR" | "EXCEPTION")),
+            "a successful run logs no error (Mage aborts on one): {line}"
+        );
+    }
+    assert!(first.mentions("not JSON, skipped"), "{}", first.output);
+    assert!(first.mentions("a source log line without a type"));
+    let exports = first.with_message("Export data completed.");
+    assert_eq!(exports.len(), 1, "{}", first.output);
+    let tags = &exports[0]["tags"];
+    assert_eq!(tags["records"], 3);
+    assert_eq!(tags["records_inserted"], 3);
+    assert_eq!(tags["records_updated"], 0);
+    assert_eq!(tags["stream"], "users");
+    assert_eq!(tags["schema_name"], schema.name.as_str());
+    assert_eq!(tags["table_name"], "users");
+    // The bookmark merges into what the file held; nothing else of the state is kept.
+    assert_eq!(
+        state_file(&state),
+        json!({"bookmarks": {"orders": {"id": 9}, "users": {"id": 3}}})
+    );
+    let columns = schema.columns("users");
+    for stamp in ["_mage_created_at", "_mage_updated_at"] {
+        assert!(
+            columns
+                .iter()
+                .any(|(name, ty)| name == stamp && ty == "timestamp with time zone"),
+            "{columns:?}"
+        );
+    }
+    // Mage's sources send arrays of objects as strings: they are stored as the objects.
+    assert_eq!(
+        strings(&format!(
+            "SELECT tags::text FROM {} ORDER BY id",
+            schema.table("users")
+        )),
+        ["[{\"k\": 1}]", "[{\"k\": 2}]", "[{\"k\": 3}]"]
+    );
+    let created = strings(&format!(
+        "SELECT _mage_created_at::text FROM {} ORDER BY id",
+        schema.table("users")
+    ));
+
+    // Second run: one row changed, one the same, one new.
+    let second = run_mage(
+        &schema,
+        json!({}),
+        &mage_input(&[(1, "ada"), (2, "grace hopper"), (4, "barbara")], 4),
+        &state,
+        &[],
+    );
+    second.output.assert_success();
+    let exports = second.with_message("Export data completed.");
+    assert_eq!(exports.len(), 1, "{}", second.output);
+    assert_eq!(exports[0]["tags"]["records"], 3);
+    assert_eq!(
+        exports[0]["tags"]["records_inserted"], 1,
+        "only id 4 is new"
+    );
+    assert_eq!(
+        exports[0]["tags"]["records_updated"], 1,
+        "id 2 changed; id 1 came again unchanged"
+    );
+    assert_eq!(
+        state_file(&state),
+        json!({"bookmarks": {"orders": {"id": 9}, "users": {"id": 4}}})
+    );
+    let rows = text_rows(&format!(
+        "SELECT id::text, name, _mage_created_at::text, \
+         (_mage_updated_at > _mage_created_at)::text FROM {} ORDER BY id",
+        schema.table("users")
+    ));
+    assert_eq!(rows.len(), 4);
+    let row = |i: usize| {
+        rows[i]
+            .iter()
+            .map(|v| v.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        row(0),
+        ["1", "ada", created[0].as_str(), "false"],
+        "unchanged row untouched"
+    );
+    assert_eq!(
+        row(1),
+        ["2", "grace hopper", created[1].as_str(), "true"],
+        "an update keeps _mage_created_at and moves _mage_updated_at"
+    );
+    assert_eq!(row(3)[1], "barbara");
+}
+
+#[test]
+fn mage_failure_is_one_exception_line_with_the_error_in_its_tags() {
+    let schema = TestSchema::new("mage_fail");
+    let state_path = TempFile::new(".json", b"");
+    let input = jsonl(&[
+        schema_msg("users", json!({"id": {"type": "integer"}}), &["id"]),
+        record("users", json!({"id": 1})),
+        state(json!({"bookmarks": {"users": {"id": 1}}})),
+        record("users", json!({"id": "not a number"})),
+        state(json!({"bookmarks": {"users": {"id": 2}}})),
+    ]);
+    let run = run_mage(&schema, json!({}), &input, &state_path, &[]);
+    run.output.assert_load_failure();
+    let errors: Vec<&Value> = run
+        .logs
+        .iter()
+        .filter(|l| matches!(l["level"].as_str(), Some("ERROR" | "EXCEPTION")))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.output);
+    assert_eq!(errors[0]["level"], "EXCEPTION");
+    let error = errors[0]["tags"]["error"].as_str().unwrap_or_default();
+    for needle in ["line 4", "users", "id", "not a number"] {
+        assert!(
+            error.contains(needle),
+            "tags.error lacks {needle:?}: {error}"
+        );
+    }
+    // The second state never goes out: its record was not committed.
+    let written = std::fs::read_to_string(&state_path.path).unwrap_or_default();
+    assert!(!written.contains("\"id\":2"), "{written}");
+}
+
+#[test]
+fn mage_show_templates_prints_the_config_template() {
+    let output = run_args(&["--show_templates"], b"", &[]);
+    output.assert_success();
+    let printed: Value = serde_json::from_str(output.stdout.trim()).expect("one JSON object");
+    assert_eq!(
+        printed,
+        json!({"config": {"database": "", "host": "", "password": "", "port": 5432,
+                          "schema": "", "table": "", "username": ""}})
+    );
+}
+
+#[test]
+fn mage_test_connection_reports_success_and_failure_in_mage_lines() {
+    let ok = run_args(
+        &[
+            "--config_json",
+            &json!({"url": db_url()}).to_string(),
+            "--test_connection",
+            "--log_to_stdout",
+            "1",
+        ],
+        b"",
+        &[],
+    );
+    ok.assert_success();
+    let logs = mage_log_lines(&ok);
+    assert!(logs.iter().any(|l| l["message"] == "Testing connection..."));
+
+    let refused = run_args(
+        &[
+            "--config_json",
+            &json!({"host": "127.0.0.1", "port": 1, "username": "nobody", "database": "x",
+                    "password": "hunter2", "connect_timeout_seconds": 1})
+            .to_string(),
+            "--test_connection",
+            "--log_to_stdout",
+            "1",
+        ],
+        b"",
+        &[],
+    );
+    refused.assert_load_failure();
+    let logs = mage_log_lines(&refused);
+    let last = logs.last().expect("an EXCEPTION line");
+    assert_eq!(last["level"], "EXCEPTION", "{refused}");
+    assert!(
+        !refused.stdout.contains("hunter2"),
+        "the password leaked\n{refused}"
+    );
+}
+
+#[test]
+fn mage_catalog_decides_the_schema_and_projects_records() {
+    let schema = TestSchema::new("mage_catalog");
+    let state_path = TempFile::new(".json", b"");
+    let catalog = json!({"streams": [{
+        "tap_stream_id": "people",
+        "stream": "people",
+        "schema": {"properties": {
+            "id": {"type": ["integer"]},
+            "name": {"type": ["null", "string"]},
+            "ssn": {"type": ["null", "string"]}
+        }},
+        "key_properties": ["id"],
+        "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": true}},
+            {"breadcrumb": ["properties", "ssn"], "metadata": {"selected": false}}
+        ]
+    }]});
+    // No SCHEMA message at all: the catalog is the schema. The record carries a deselected
+    // property and one the catalog does not know.
+    let input = jsonl(&[
+        record(
+            "people",
+            json!({"id": 1, "name": "ada", "ssn": "123", "extra": true}),
+        ),
+        record("people", json!({"id": 1, "name": "ada l.", "ssn": "123"})),
+    ]);
+    let run = run_mage(
+        &schema,
+        json!({}),
+        &input,
+        &state_path,
+        &["--catalog_json", &catalog.to_string()],
+    );
+    run.output.assert_success();
+    assert_eq!(
+        schema.column_names("people"),
+        ["id", "name", "_mage_created_at", "_mage_updated_at"]
+    );
+    assert_eq!(schema.primary_key("people"), ["id"]);
+    assert_eq!(
+        strings(&format!("SELECT name FROM {}", schema.table("people"))),
+        ["ada l."]
+    );
+}
+
+#[test]
+fn mage_stream_columns_and_single_table_put_every_stream_in_one_table() {
+    let schema = TestSchema::new("mage_table");
+    let state_path = TempFile::new(".json", b"");
+    let input = jsonl(&[
+        schema_msg("a", json!({"id": {"type": "integer"}}), &[]),
+        schema_msg(
+            "b",
+            json!({"id": {"type": "integer"}, "x": nullable("string")}),
+            &[],
+        ),
+        record("a", json!({"id": 1})),
+        record("b", json!({"id": 2, "x": "y", "source": "from the record"})),
+    ]);
+    let run = run_mage(
+        &schema,
+        json!({"table": "Everything", "_streams": {"columns": {"source": "mage", "run": 7}}}),
+        &input,
+        &state_path,
+        &[],
+    );
+    run.output.assert_success();
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT id::text, x, source, run FROM {} ORDER BY id",
+            schema.table("Everything")
+        )),
+        [
+            [
+                Some("1".into()),
+                None,
+                Some("mage".into()),
+                Some("7".into())
+            ],
+            [
+                Some("2".into()),
+                Some("y".into()),
+                Some("mage".into()),
+                Some("7".into())
+            ],
+        ],
+        "the constant wins over the record's own value, as in Mage"
+    );
+    assert_eq!(run.with_message("Export data completed.").len(), 2);
+}
+
+#[test]
+fn mage_flags_leave_plain_runs_alone() {
+    // Without Mage's flags: no _mage_* columns, a non-JSON line is an error, text logs.
+    let schema = TestSchema::new("mage_plain");
+    let output = run_target(
+        &schema,
+        json!({}),
+        &jsonl(&[
+            schema_msg("users", json!({"id": {"type": "integer"}}), &["id"]),
+            record("users", json!({"id": 1})),
+        ]),
+    );
+    output.assert_success();
+    assert_eq!(schema.column_names("users"), ["id"]);
+    let output = run_target(&schema, json!({}), "not json\n");
+    output.assert_load_failure().assert_stderr_has(&["line 1"]);
+}
