@@ -224,6 +224,23 @@ fn unsupported_batches_fail_naming_line_stream_and_file() {
         "file:///tmp/users-1.parquet",
     ]);
 
+    let zstd = json!({
+        "type": "BATCH", "stream": "users",
+        "encoding": {"format": "jsonl", "compression": "zstd"},
+        "manifest": ["file:///tmp/users-1.json.zst"],
+    });
+    let out = run_target(
+        &schema,
+        json!({}),
+        &jsonl(&[users_schema(), zstd.to_string()]),
+    );
+    out.assert_load_failure().assert_stderr_has(&[
+        "line 2",
+        "\"users\"",
+        "compression \"zstd\" is not supported",
+        "file:///tmp/users-1.json.zst",
+    ]);
+
     let s3 = json!({
         "type": "BATCH", "stream": "users",
         "encoding": {"format": "jsonl", "compression": "gzip"},
@@ -366,4 +383,76 @@ fn a_state_after_a_batch_is_written_only_once_the_batch_is_committed() {
     let out = run_target(&schema, json!({"batch_size_rows": 1}), &input);
     out.assert_load_failure();
     assert_eq!(out.states(), vec![json!({"before": 1})]);
+}
+
+#[test]
+fn about_lists_the_batch_capability_and_batch_config_is_accepted() {
+    let out = run_args(&["--about", "--format", "json"], b"", &[]);
+    out.assert_success();
+    let about: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("--about --format json is not JSON: {e}\n{out}"));
+    let capabilities = about["capabilities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(capabilities.contains(&json!("batch")), "{capabilities:?}");
+
+    // The SDK's target-side setting is ignored with an info line, not warned about.
+    let schema = TestSchema::new("batch_config");
+    let config = json!({"batch_config": {"encoding": {"format": "jsonl"}}});
+    let out = run_target(&schema, config, "");
+    out.assert_success();
+    assert!(out.stderr_lines_with("unknown setting").is_empty(), "{out}");
+    out.assert_stderr_has(&["\"batch_config\" has no meaning for target-postgres"]);
+}
+
+#[test]
+fn batch_records_get_validation_flattening_and_metadata_like_records() {
+    let schema = TestSchema::new("batch_like_records");
+    let dir = BatchDir::new();
+    let file = dir.write(
+        "a.json.gz",
+        &[
+            json!({"id": 1, "name": "ann", "o": {"x": 5}}),
+            json!({"id": 2, "name": 7}),
+            json!({"id": 3, "o": null}),
+        ],
+        true,
+    );
+    let input = jsonl(&[
+        schema_msg(
+            "users",
+            json!({
+                "id": {"type": "integer"},
+                "name": nullable("string"),
+                "o": {"type": ["null", "object"], "properties": {"x": nullable("integer")}},
+            }),
+            &["id"],
+        ),
+        batch_msg("users", json!("gzip"), &[&file]),
+    ]);
+    let config = json!({
+        "validate_records": true,
+        "invalid_records": "skip",
+        "data_flattening_max_level": 1,
+        "add_record_metadata": true,
+    });
+    let out = run_target(&schema, config, &input);
+    // The second line fails its JSON Schema ("name" is a number) and is set aside.
+    out.assert_success()
+        .assert_stderr_has(&["BATCH file", ", line 3: fails its JSON Schema"]);
+    let rows = text_rows(&format!(
+        "SELECT id::text, name, o__x::text, (_sdc_received_at IS NOT NULL AND _sdc_batched_at IS NOT NULL \
+         AND _sdc_sequence IS NOT NULL AND _sdc_extracted_at IS NULL AND _sdc_table_version IS NULL)::text \
+         FROM {} ORDER BY id",
+        schema.table("users")
+    ));
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            vec![s("1"), s("ann"), s("5"), s("true")],
+            vec![s("3"), None, None, s("true")],
+        ]
+    );
 }
