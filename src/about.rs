@@ -13,6 +13,7 @@ pub const CAPABILITIES: &[&str] = &[
     "target-schema",
     "hard-delete",
     "activate-version",
+    "batch",
 ];
 
 /// The `--about` document as JSON.

@@ -126,6 +126,8 @@ const IGNORED_PEER_KEYS: &[&str] = &[
     "stream_maps",
     "stream_map_config",
     "faker_config",
+    // The SDK's target-side BATCH setting: files are read where the manifest's URLs say.
+    "batch_config",
 ];
 
 /// Where a setting's value came from, for error messages.

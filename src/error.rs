@@ -73,6 +73,35 @@ pub enum Error {
         reason: String,
     },
 
+    /// A BATCH file that cannot be read: not a `file://` URL, missing, unreadable (exit 1).
+    #[error("line {line}: stream \"{stream}\": BATCH file {file}: {message}")]
+    BatchFile {
+        /// 1-based input line number of the BATCH message.
+        line: u64,
+        /// The stream of the BATCH.
+        stream: String,
+        /// The file's path, or its URL when it has no path.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A line of a BATCH file that could not be loaded; `source` says why, and decides
+    /// whether `invalid_records` may set it aside.
+    #[error("line {line}: stream \"{stream}\": BATCH file {file}, line {file_line}: {}", .source.detail())]
+    BatchRecord {
+        /// 1-based input line number of the BATCH message.
+        line: u64,
+        /// The stream of the BATCH.
+        stream: String,
+        /// The file's path.
+        file: String,
+        /// 1-based line number within the file.
+        file_line: u64,
+        /// The error the line would have given as a RECORD.
+        source: Box<Error>,
+    },
+
     /// A database error, with where it happened (exit 1).
     #[error("{context}: {}", DbErrorText(.source))]
     Database {
@@ -151,10 +180,27 @@ impl Error {
     /// Whether this is a bad record that `invalid_records` may set aside (as opposed to bad
     /// input as a whole, or a database failure).
     pub fn is_invalid_record(&self) -> bool {
-        matches!(
-            self,
-            Error::InvalidValue { .. } | Error::InvalidRecord { .. }
-        )
+        match self {
+            Error::InvalidValue { .. } | Error::InvalidRecord { .. } => true,
+            Error::BatchRecord { source, .. } => source.is_invalid_record(),
+            _ => false,
+        }
+    }
+
+    /// The message without the `line N: stream "s": ` that [`Error::BatchRecord`] already
+    /// says, for an error about one line of a BATCH file.
+    fn detail(&self) -> String {
+        match self {
+            Error::Input { message, .. } | Error::Stream { message, .. } => message.clone(),
+            Error::InvalidValue {
+                column,
+                reason,
+                value,
+                ..
+            } => format!("column \"{column}\": {reason}: {value}"),
+            Error::InvalidRecord { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
     }
 
     /// The SQLSTATE of a database error, if it is one.
@@ -235,6 +281,40 @@ mod tests {
         assert_eq!(short.chars().count(), VALUE_EXCERPT_CHARS + 1);
         assert!(short.ends_with('…'));
         assert_eq!(excerpt("abc"), "abc");
+    }
+
+    #[test]
+    fn a_batch_record_error_names_message_line_file_and_file_line_once() {
+        let error = Error::BatchRecord {
+            line: 4,
+            stream: "users".into(),
+            file: "/tmp/b.jsonl".into(),
+            file_line: 17,
+            source: Box::new(Error::InvalidValue {
+                line: 4,
+                stream: "users".into(),
+                column: "id".into(),
+                reason: "not an integer".into(),
+                value: "\"abc\"".into(),
+            }),
+        };
+        assert_eq!(
+            error.to_string(),
+            "line 4: stream \"users\": BATCH file /tmp/b.jsonl, line 17: column \"id\": not an integer: \"abc\""
+        );
+        assert!(error.is_invalid_record());
+        assert_eq!(error.exit_code(), 1);
+        let malformed = Error::BatchRecord {
+            line: 4,
+            stream: "users".into(),
+            file: "/tmp/b.jsonl".into(),
+            file_line: 18,
+            source: Box::new(Error::Input {
+                line: 4,
+                message: "not JSON".into(),
+            }),
+        };
+        assert!(!malformed.is_invalid_record());
     }
 
     #[test]

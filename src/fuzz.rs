@@ -1,5 +1,5 @@
-//! A mutation fuzzer over the input side: the message parser, the schema mapping and naming,
-//! and the value encoders, for every column type. It runs in the test suite (a few thousand
+//! A mutation fuzzer over the input side: the message parser, BATCH file lines and URLs, the
+//! schema mapping and naming, and the value encoders, for every column type. It runs in the test suite (a few thousand
 //! cases, seeded, so a failure reproduces) and for as long as asked with
 //! `TARGET_POSTGRES_FUZZ_SECONDS=600 cargo test --lib fuzz -- --nocapture`.
 //!
@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats};
-use crate::protocol::message::{parse_message, Message, RecordBody};
+use crate::protocol::batch::path_of_file_url;
+use crate::protocol::message::{parse_message, walk_record_line, Message, RecordBody, RecordSlots};
 use crate::schema::naming::{clean_name, unique_names, NamingOptions};
 use crate::schema::types::column_type_for;
 
@@ -22,6 +23,7 @@ const SEEDS: &[&str] = &[
     r#"{"type":"RECORD","stream":"src-users","record":{"id":123456789012345678901234567890,"n":-0.000000000000000000000000000001,"t":"2024-02-29T23:59:60.9999995+14:00","d":"0001-01-01","a":[1,null,-9223372036854775808],"o":{"x":"\u0000\ud83d\ude00"},"x-y Z":"12.5"},"version":3,"time_extracted":"2024-01-01"}"#,
     r#"{"type":"STATE","value":{"bookmarks":{"a":{"k":[1,2,{"z":null}]}}}}"#,
     r#"{"type":"ACTIVATE_VERSION","stream":"s","version":9223372036854775807}"#,
+    r#"{"type":"BATCH","stream":"s","encoding":{"format":"jsonl","compression":"gzip"},"manifest":["file:///tmp/a%20b/c%C3%A9.json.gz?x=1","file://localhost/x","file://rel/y"]}"#,
     r#"{"type":"record","stream":"s","record":{"u":"0a0b0c0d-0e0f-1011-1213-141516171819","b":"t","f":1.5e308,"s":"\\\"quoted\\\" \\n"}}"#,
 ];
 
@@ -55,7 +57,27 @@ const DICTIONARY: &[&str] = &[
     "\"record\":",
     "\"stream\":",
     "\"type\":\"RECORD\"",
+    "%",
+    "%C3",
+    "file://",
 ];
+
+/// Takes every property, as a stream whose schema has them all would.
+struct EveryProperty;
+
+impl RecordSlots for EveryProperty {
+    fn begin(&mut self, _: &str) -> bool {
+        true
+    }
+    fn slot_of(&self, _: &str) -> Option<usize> {
+        Some(0)
+    }
+    fn fill(&mut self, _: usize, _: &str) {}
+    fn unknown(&mut self, _: &str) {}
+    fn is_flattened(&self, path: &str) -> bool {
+        path.len() % 2 == 0
+    }
+}
 
 /// Every column type the encoder knows, arrays included.
 fn all_types() -> Vec<PgType> {
@@ -135,6 +157,8 @@ fn mutate(rng: &mut Rng) -> Vec<u8> {
 
 /// Everything the input side does with one line.
 fn exercise(line: &str, types: &[PgType]) {
+    // Any line may also be a line of a BATCH file.
+    let _ = walk_record_line(line, &mut EveryProperty);
     let Ok(message) = parse_message(line) else {
         return;
     };
@@ -179,6 +203,11 @@ fn exercise(line: &str, types: &[PgType]) {
                         );
                     }
                 }
+            }
+        }
+        Message::Batch(batch) => {
+            for url in &batch.manifest {
+                let _ = path_of_file_url(url);
             }
         }
         _ => {}

@@ -5,8 +5,8 @@
 //!
 //! - [`cli`] — command-line arguments; [`config`] — settings from files or the environment,
 //!   validated, with the one table of accepted keys; [`about`] — `--about`.
-//! - [`protocol`] — the line reader, Singer message parsing and the state tracker (the only
-//!   writer to stdout).
+//! - [`protocol`] — the line reader, Singer message parsing, BATCH files (URL → path → lines)
+//!   and the state tracker (the only writer to stdout).
 //! - [`schema`] — JSON Schema → column types, flattening, schema evolution, and name
 //!   cleaning/quoting.
 //! - [`encode`] — JSON values → binary COPY fields for the column's actual type.
@@ -15,7 +15,7 @@
 //! - [`table`] — the run's model of each target table and its queued DDL.
 //! - [`db`] — connections and pool, catalog reads, SQL text, flushes and the flush workers.
 //! - [`loader`] — the router that ties them together on the reader thread: SCHEMA, RECORD,
-//!   STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
+//!   BATCH, STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
 //! - [`error`] — the one error type, with exit codes and retry classification.
 //! - [`mage`] — Mage mode: its state file, its catalog, its config template.
 //! - [`logging`] — text, JSON or Mage log lines and the summary; [`shutdown`] — SIGTERM/SIGINT;

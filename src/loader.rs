@@ -1,10 +1,12 @@
 //! The router: reads messages, keeps the stream registry, fills batches and hands them to the
-//! flush workers, and stamps states for the state tracker.
+//! flush workers, and stamps states for the state tracker. The records in a BATCH message's
+//! files take the same path as RECORD messages, line by line.
 //!
 //! Everything here runs on the reader thread. It talks to the database only when a stream
 //! first targets a table (one catalog read) and waits on the workers only when the memory
 //! bound is reached.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +24,10 @@ use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
 use crate::mage;
+use crate::protocol::batch::{open_batch_file, path_of_file_url};
 use crate::protocol::message::{
-    parse_message_into, walk_record, Message, RecordBody, RecordMessage, RecordSlots, SchemaMessage,
+    parse_message_into, walk_record, walk_record_line, BatchMessage, Message, RecordBody,
+    RecordMessage, RecordSlots, SchemaMessage,
 };
 use crate::protocol::reader::{LineReader, NextLine};
 use crate::protocol::state::{StateOutput, StateTracker};
@@ -216,6 +220,7 @@ impl Loader<'_> {
                 Message::ActivateVersion { stream, version } => {
                     self.on_activate_version(&stream, version, line)?;
                 }
+                Message::Batch(batch) => self.on_batch(batch, line)?,
                 Message::Ignored { kind } => log::debug!("line {line}: {kind} message skipped"),
             }
         }
@@ -484,7 +489,118 @@ impl Loader<'_> {
                 if error.is_invalid_record()
                     && self.settings.invalid_records != InvalidRecords::Fail =>
             {
-                self.set_aside(error, line, text)
+                self.set_aside(error, line, Rejected::Message(text))
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// BATCH (Meltano SDK): each line of each manifest file is loaded as the `record` of a
+    /// RECORD of the stream would be — same encoding, validation, `invalid_records`, keys,
+    /// metadata and counters — so states after the BATCH wait for its rows like for any
+    /// other. Every URL is checked before the first file is read.
+    fn on_batch(&mut self, batch: BatchMessage, line: u64) -> Result<()> {
+        let BatchMessage {
+            stream,
+            compression,
+            manifest,
+        } = batch;
+        if !self.streams.contains_key(&stream) {
+            return Err(Error::Stream {
+                line,
+                stream,
+                message: "BATCH before its SCHEMA".into(),
+            });
+        }
+        let file_error = |file: String, message: String| Error::BatchFile {
+            line,
+            stream: stream.clone(),
+            file,
+            message,
+        };
+        let paths = manifest
+            .iter()
+            .map(|url| path_of_file_url(url).map_err(|reason| file_error(url.clone(), reason)))
+            .collect::<Result<Vec<_>>>()?;
+        if paths.is_empty() {
+            log::warn!("line {line}: BATCH of stream \"{stream}\" lists no files");
+        }
+        for path in paths {
+            let file = path.display().to_string();
+            let mut reader = open_batch_file(&path, compression)
+                .map_err(|message| file_error(file.clone(), message))?;
+            log::debug!("line {line}: loading BATCH file {file} into stream \"{stream}\"");
+            loop {
+                if self.shutdown.requested() {
+                    log::warn!(
+                        "stop requested while reading BATCH file {file}: the rest of the batch is not loaded"
+                    );
+                    return Ok(());
+                }
+                let next = reader.next_line().map_err(|error| match error {
+                    Error::Input {
+                        line: file_line,
+                        message,
+                    } => Error::BatchRecord {
+                        line,
+                        stream: stream.clone(),
+                        file: file.clone(),
+                        file_line,
+                        source: Box::new(Error::Input { line, message }),
+                    },
+                    Error::Io { source, .. } => {
+                        file_error(file.clone(), format!("reading failed: {source}"))
+                    }
+                    other => other,
+                })?;
+                let Some((file_line, text)) = next else {
+                    break;
+                };
+                let at = BatchLine {
+                    line,
+                    stream: &stream,
+                    file: &file,
+                    file_line,
+                };
+                self.on_batch_record(text, &at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads one line of a BATCH file as a record; a bad one is handled by `invalid_records`.
+    fn on_batch_record(&mut self, text: &str, at: &BatchLine<'_>) -> Result<()> {
+        let message = RecordMessage {
+            stream: Cow::Borrowed(at.stream),
+            record: RecordBody::Line(text),
+            version: None,
+            time_extracted: None,
+            sequence: None,
+        };
+        match self.load_record(message, at.line, text) {
+            // Errors about the line (not the database's) are told with the file and its line.
+            Err(error) if error.is_invalid_record() || matches!(error, Error::Input { .. }) => {
+                let error = Error::BatchRecord {
+                    line: at.line,
+                    stream: at.stream.to_string(),
+                    file: at.file.to_string(),
+                    file_line: at.file_line,
+                    source: Box::new(error),
+                };
+                if error.is_invalid_record()
+                    && self.settings.invalid_records != InvalidRecords::Fail
+                {
+                    self.set_aside(
+                        error,
+                        at.line,
+                        Rejected::BatchLine {
+                            stream: at.stream,
+                            record: text,
+                        },
+                    )
+                } else {
+                    Err(error)
+                }
             }
             outcome => outcome,
         }
@@ -492,13 +608,13 @@ impl Loader<'_> {
 
     /// Counts a record set aside by `invalid_records: skip | dead_letter`, and stores it for
     /// `dead_letter`. Past `invalid_records_threshold` the run fails after all.
-    fn set_aside(&mut self, error: Error, line: u64, text: &str) -> Result<()> {
+    fn set_aside(&mut self, error: Error, line: u64, rejected: Rejected<'_>) -> Result<()> {
         self.records_read += 1;
         self.set_aside_records += 1;
         let stream = match &error {
-            Error::InvalidValue { stream, .. } | Error::InvalidRecord { stream, .. } => {
-                stream.clone()
-            }
+            Error::InvalidValue { stream, .. }
+            | Error::InvalidRecord { stream, .. }
+            | Error::BatchRecord { stream, .. } => stream.clone(),
             _ => String::new(),
         };
         *self.set_aside_by_stream.entry(stream).or_insert(0) += 1;
@@ -523,17 +639,28 @@ impl Loader<'_> {
         if !self.streams.contains_key(REJECTS_STREAM) {
             self.on_schema(rejects_schema(), line)?;
         }
-        let message: Option<&serde_json::value::RawValue> = serde_json::from_str(text).ok();
-        let original: Option<Value> = serde_json::from_str(text).ok();
-        let field = |name: &str| original.as_ref().and_then(|m| m.get(name)).cloned();
+        let (stream, record, message) = match rejected {
+            Rejected::Message(text) => {
+                let message: Option<&serde_json::value::RawValue> = serde_json::from_str(text).ok();
+                let original: Option<Value> = serde_json::from_str(text).ok();
+                let field = |name: &str| original.as_ref().and_then(|m| m.get(name)).cloned();
+                (field("stream"), field("record"), message)
+            }
+            // The BATCH message says nothing about this record that the reason does not.
+            Rejected::BatchLine { stream, record } => (
+                Some(Value::from(stream)),
+                serde_json::from_str(record).ok(),
+                None,
+            ),
+        };
         let reject = json!({
             "type": "RECORD",
             "stream": REJECTS_STREAM,
             "record": {
-                "stream": field("stream"),
+                "stream": stream,
                 "line": line,
                 "reason": error.to_string(),
-                "record": field("record"),
+                "record": record,
                 "message": message,
                 "rejected_at": micros_to_rfc3339(now_postgres_micros()),
             },
@@ -573,20 +700,38 @@ impl Loader<'_> {
             || settings.mage_mode
             || !settings.constant_columns.is_empty())
         .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
-        if let RecordBody::Raw(raw) = &message.record {
-            // Kept whole (for validation, or its stream was named after it): walk it now.
-            let table = self
-                .tables
-                .get(table_id)
-                .ok_or_else(|| Error::Internal("table vanished".into()))?;
-            stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
-            stream
-                .validate(raw.get())
-                .map_err(|e| record_error(e, line, message.stream.as_ref()))?;
-            stream.begin_record();
-            walk_record(raw.get(), &mut StreamSlots::new(stream, text)).map_err(|reason| {
-                record_error(RecordError::Invalid(reason), line, message.stream.as_ref())
-            })?;
+        match &message.record {
+            RecordBody::Walked => {}
+            RecordBody::Raw(raw) => {
+                // Kept whole (for validation, or its stream was named after it): walk it now.
+                let table = self
+                    .tables
+                    .get(table_id)
+                    .ok_or_else(|| Error::Internal("table vanished".into()))?;
+                stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
+                stream
+                    .validate(raw.get())
+                    .map_err(|e| record_error(e, line, message.stream.as_ref()))?;
+                stream.begin_record();
+                walk_record(raw.get(), &mut StreamSlots::new(stream, text)).map_err(|reason| {
+                    record_error(RecordError::Invalid(reason), line, message.stream.as_ref())
+                })?;
+            }
+            RecordBody::Line(record) => {
+                let table = self
+                    .tables
+                    .get(table_id)
+                    .ok_or_else(|| Error::Internal("table vanished".into()))?;
+                stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
+                stream.begin_record();
+                // A line that is not one JSON object is malformed input, as a RECORD line
+                // that is not JSON would be: no policy sets it aside.
+                walk_record_line(record, &mut StreamSlots::new(stream, text))
+                    .map_err(|message| Error::Input { line, message })?;
+                stream
+                    .validate(record)
+                    .map_err(|e| record_error(e, line, message.stream.as_ref()))?;
+            }
         }
         // Columns widened for this record: each at most once, so the loop ends.
         let mut widened: Vec<String> = Vec::new();
@@ -992,6 +1137,31 @@ impl RecordSlots for SlotFiller<'_> {
             .as_ref()
             .is_some_and(|current| current.is_flattened(path))
     }
+}
+
+/// Where a line of a BATCH file is, for its errors.
+struct BatchLine<'a> {
+    /// Input line of the BATCH message.
+    line: u64,
+    /// The BATCH's stream.
+    stream: &'a str,
+    /// The file's path.
+    file: &'a str,
+    /// 1-based line within the file.
+    file_line: u64,
+}
+
+/// What a record set aside was read from, for the rejects table.
+enum Rejected<'a> {
+    /// A RECORD message: its whole line.
+    Message(&'a str),
+    /// A line of a BATCH file: the bare record and the BATCH's stream.
+    BatchLine {
+        /// The BATCH's stream.
+        stream: &'a str,
+        /// The line, a bare record.
+        record: &'a str,
+    },
 }
 
 /// The stream, and table, that `invalid_records: dead_letter` stores records in.

@@ -2,7 +2,8 @@
 //!
 //! A RECORD's `record` stays a [`RawValue`]: the loader walks it once, straight into column
 //! slots, so numbers keep every digit and nested objects are never built as trees. Only
-//! SCHEMA messages, which are rare, are parsed into owned values.
+//! SCHEMA and BATCH messages, which are rare, are parsed into owned values; the lines of a
+//! BATCH's files are bare records, walked like a RECORD's `record` ([`walk_record_line`]).
 
 use std::borrow::Cow;
 
@@ -32,6 +33,8 @@ pub enum Message<'a> {
         /// The version that is now current.
         version: i64,
     },
+    /// Meltano SDK's BATCH: the stream's records are in files.
+    Batch(BatchMessage),
     /// LOG and any other type: skipped.
     Ignored {
         /// The message type as given.
@@ -54,6 +57,26 @@ pub struct SchemaMessage {
     pub unique_conflict_method: Option<String>,
     /// The raw text of schema and keys, to recognise a repeated identical SCHEMA cheaply.
     pub fingerprint: String,
+}
+
+/// A BATCH message (Meltano SDK): files holding one bare record of the stream per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchMessage {
+    /// Stream name.
+    pub stream: String,
+    /// The declared compression of the files (`encoding.compression`).
+    pub compression: BatchCompression,
+    /// The files, as URLs, in load order.
+    pub manifest: Vec<String>,
+}
+
+/// The compressions a BATCH may declare for its JSON Lines files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchCompression {
+    /// `"none"`, `null` or absent.
+    None,
+    /// `"gzip"`.
+    Gzip,
 }
 
 /// A RECORD message, borrowing from the input line.
@@ -114,6 +137,9 @@ pub enum RecordBody<'a> {
     Walked,
     /// Kept verbatim; walk it with [`walk_record`].
     Raw(&'a RawValue),
+    /// A line of a BATCH file: the bare record, not parsed yet; walk it with
+    /// [`walk_record_line`], which also checks that it is one well-formed JSON object.
+    Line(&'a str),
 }
 
 /// Every field any message type may carry; which are required depends on `type`.
@@ -130,10 +156,12 @@ struct Envelope<'a> {
     version: Option<&'a RawValue>,
     time_extracted: Option<Key<'a>>,
     sequence: Option<&'a RawValue>,
+    encoding: Option<&'a RawValue>,
+    manifest: Option<&'a RawValue>,
 }
 
 /// The envelope fields we read; each may appear once.
-const ENVELOPE_FIELDS: [&str; 11] = [
+const ENVELOPE_FIELDS: [&str; 13] = [
     "type",
     "stream",
     "record",
@@ -145,6 +173,8 @@ const ENVELOPE_FIELDS: [&str; 11] = [
     "version",
     "time_extracted",
     "sequence",
+    "encoding",
+    "manifest",
 ];
 
 struct EnvelopeVisitor<'h, H> {
@@ -195,6 +225,8 @@ impl<'de, H: RecordSlots> Visitor<'de> for EnvelopeVisitor<'_, H> {
                 "version" => envelope.version = Some(map.next_value()?),
                 "time_extracted" => envelope.time_extracted = map.next_value()?,
                 "sequence" => envelope.sequence = Some(map.next_value()?),
+                "encoding" => envelope.encoding = Some(map.next_value()?),
+                "manifest" => envelope.manifest = Some(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -271,6 +303,21 @@ pub fn walk_record<H: RecordSlots>(record: &str, slots: &mut H) -> Result<(), St
     }
     .deserialize(&mut deserializer)
     .map_err(|e| format!("record is not a JSON object: {e}"))
+}
+
+/// Walks one line of a BATCH file (a bare record) into `slots`, after `slots.begin`. Unlike
+/// a RECORD's `record`, nothing has checked the line yet: it must be one JSON object, nested
+/// no deeper than [`MAX_NESTING`], with nothing after it.
+pub fn walk_record_line<H: RecordSlots>(line: &str, slots: &mut H) -> Result<(), String> {
+    check_nesting(line)?;
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    SlotWalk {
+        slots,
+        prefix: None,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|()| deserializer.end())
+    .map_err(|e| format!("not a JSON record object: {e}"))
 }
 
 /// A string borrowed from the input unless it had escapes.
@@ -378,6 +425,9 @@ pub fn parse_message_into<'a, H: RecordSlots>(
     if kind.eq_ignore_ascii_case("SCHEMA") {
         return parse_schema(envelope).map(Message::Schema);
     }
+    if kind.eq_ignore_ascii_case("BATCH") {
+        return parse_batch(envelope).map(Message::Batch);
+    }
     if kind.eq_ignore_ascii_case("ACTIVATE_VERSION") {
         let stream = envelope
             .stream
@@ -475,6 +525,76 @@ fn parse_schema(envelope: Envelope<'_>) -> Result<SchemaMessage, String> {
     })
 }
 
+/// The BATCH fields as the Meltano SDK writes them: `encoding` `{format, compression}` and
+/// `manifest`, a list of file URLs. Only JSON Lines is read (see the README for why not
+/// Parquet); the URLs are checked by the loader, which names each file.
+fn parse_batch(envelope: Envelope<'_>) -> Result<BatchMessage, String> {
+    /// `encoding` as the SDK writes it.
+    #[derive(Deserialize)]
+    struct Encoding {
+        /// `jsonl` or `parquet`.
+        format: Option<String>,
+        /// `gzip`, `none` or null.
+        compression: Option<String>,
+    }
+    let stream = envelope
+        .stream
+        .ok_or("BATCH without \"stream\"")?
+        .as_str()
+        .to_string();
+    let raw_manifest = envelope
+        .manifest
+        .ok_or_else(|| format!("BATCH of stream \"{stream}\" without \"manifest\""))?;
+    let manifest: Vec<String> = serde_json::from_str(raw_manifest.get()).map_err(|_| {
+        format!("BATCH of stream \"{stream}\": \"manifest\" must be a list of file URLs")
+    })?;
+    // Unsupported encodings are refused before any file is touched; the message names the
+    // files so that the user knows which batch it was.
+    let files = match manifest.as_slice() {
+        [] => "no files".to_string(),
+        [only] => only.clone(),
+        [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+    };
+    let raw_encoding = envelope.encoding.ok_or_else(|| {
+        format!("BATCH of stream \"{stream}\" without \"encoding\" (files: {files})")
+    })?;
+    let encoding: Encoding = serde_json::from_str(raw_encoding.get()).map_err(|_| {
+        format!(
+            "BATCH of stream \"{stream}\": \"encoding\" must be an object with \"format\" and \"compression\" (files: {files})"
+        )
+    })?;
+    match encoding.format.as_deref() {
+        Some(format) if format.eq_ignore_ascii_case("jsonl") => {}
+        Some(format) => {
+            return Err(format!(
+                "BATCH of stream \"{stream}\": encoding format \"{}\" is not supported, only \"jsonl\" (files: {files})",
+                crate::error::excerpt(format)
+            ))
+        }
+        None => {
+            return Err(format!(
+                "BATCH of stream \"{stream}\": \"encoding\" has no \"format\" (files: {files})"
+            ))
+        }
+    }
+    let compression = match encoding.compression.as_deref() {
+        None => BatchCompression::None,
+        Some(name) if name.eq_ignore_ascii_case("none") => BatchCompression::None,
+        Some(name) if name.eq_ignore_ascii_case("gzip") => BatchCompression::Gzip,
+        Some(name) => {
+            return Err(format!(
+                "BATCH of stream \"{stream}\": compression \"{}\" is not supported, only \"gzip\" or \"none\" (files: {files})",
+                crate::error::excerpt(name)
+            ))
+        }
+    };
+    Ok(BatchMessage {
+        stream,
+        compression,
+        manifest,
+    })
+}
+
 fn string_list(raw: Option<&RawValue>, field: &str, stream: &str) -> Result<Vec<String>, String> {
     match raw {
         None => Ok(Vec::new()),
@@ -501,7 +621,7 @@ mod tests {
                     RecordBody::Raw(raw) => {
                         assert_eq!(raw.get(), r#"{"id":1.000000000000000000001}"#)
                     }
-                    RecordBody::Walked => panic!("kept raw without slots"),
+                    other => panic!("kept raw without slots, got {other:?}"),
                 }
             }
             other => panic!("{other:?}"),
@@ -593,5 +713,133 @@ mod tests {
             "]".repeat(10_000)
         );
         assert!(parse_message(&deep).is_err());
+    }
+
+    fn batch(line: &str) -> Result<BatchMessage, String> {
+        parse_message(line).map(|message| match message {
+            Message::Batch(batch) => batch,
+            other => panic!("not a BATCH: {other:?}"),
+        })
+    }
+
+    #[test]
+    fn batch_keeps_stream_compression_and_manifest_in_order() {
+        let line = r#"{"type":"BATCH","stream":"users","encoding":{"format":"jsonl","compression":"gzip"},
+            "manifest":["file:///tmp/a.json.gz","file:///tmp/b.json.gz"]}"#;
+        assert_eq!(
+            batch(line).unwrap(),
+            BatchMessage {
+                stream: "users".into(),
+                compression: BatchCompression::Gzip,
+                manifest: vec![
+                    "file:///tmp/a.json.gz".into(),
+                    "file:///tmp/b.json.gz".into()
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn batch_compression_none_null_or_absent_means_plain() {
+        for encoding in [
+            r#"{"format":"jsonl","compression":"none"}"#,
+            r#"{"format":"jsonl","compression":null}"#,
+            r#"{"format":"jsonl"}"#,
+        ] {
+            let line = format!(
+                r#"{{"type":"batch","stream":"s","encoding":{encoding},"manifest":["file:///x"]}}"#
+            );
+            assert_eq!(
+                batch(&line).unwrap().compression,
+                BatchCompression::None,
+                "{encoding}"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_in_parquet_is_refused_naming_stream_and_files() {
+        let line = r#"{"type":"BATCH","stream":"users","encoding":{"format":"parquet","compression":"gzip"},
+            "manifest":["file:///tmp/a.parquet","file:///tmp/b.parquet"]}"#;
+        let err = batch(line).unwrap_err();
+        assert!(err.contains("\"users\""), "{err}");
+        assert!(err.contains("\"parquet\" is not supported"), "{err}");
+        assert!(err.contains("file:///tmp/a.parquet and 1 more"), "{err}");
+    }
+
+    #[test]
+    fn batch_with_unknown_compression_is_refused() {
+        let line = r#"{"type":"BATCH","stream":"s","encoding":{"format":"jsonl","compression":"zstd"},"manifest":["file:///tmp/a.zst"]}"#;
+        let err = batch(line).unwrap_err();
+        assert!(
+            err.contains("compression \"zstd\" is not supported"),
+            "{err}"
+        );
+        assert!(err.contains("file:///tmp/a.zst"), "{err}");
+    }
+
+    #[test]
+    fn batch_without_manifest_or_encoding_or_with_a_bad_manifest_is_refused() {
+        let no_manifest = r#"{"type":"BATCH","stream":"s","encoding":{"format":"jsonl"}}"#;
+        assert!(batch(no_manifest)
+            .unwrap_err()
+            .contains("without \"manifest\""));
+        let no_encoding = r#"{"type":"BATCH","stream":"s","manifest":["file:///a"]}"#;
+        assert!(batch(no_encoding)
+            .unwrap_err()
+            .contains("without \"encoding\""));
+        let bad =
+            r#"{"type":"BATCH","stream":"s","encoding":{"format":"jsonl"},"manifest":"file:///a"}"#;
+        assert!(batch(bad).unwrap_err().contains("list of file URLs"));
+    }
+
+    /// Records what a walk put where: property → raw text.
+    #[derive(Default)]
+    struct Collect {
+        names: Vec<String>,
+        filled: Vec<(String, String)>,
+    }
+
+    impl RecordSlots for Collect {
+        fn begin(&mut self, _: &str) -> bool {
+            true
+        }
+        fn slot_of(&self, property: &str) -> Option<usize> {
+            self.names.iter().position(|n| n == property)
+        }
+        fn fill(&mut self, slot: usize, raw: &str) {
+            self.filled
+                .push((self.names[slot].clone(), raw.to_string()));
+        }
+        fn unknown(&mut self, _: &str) {}
+    }
+
+    #[test]
+    fn a_batch_line_is_walked_like_a_record() {
+        let mut slots = Collect {
+            names: vec!["id".into(), "n".into()],
+            ..Collect::default()
+        };
+        walk_record_line(r#"{"id":7,"x":true,"n":1.50}"#, &mut slots).unwrap();
+        assert_eq!(
+            slots.filled,
+            vec![("id".into(), "7".into()), ("n".into(), "1.50".into())]
+        );
+    }
+
+    #[test]
+    fn a_batch_line_must_be_one_json_object() {
+        for line in [
+            r#"{"id":1} {"id":2}"#,
+            r#"{"id":1"#,
+            r#"[1,2]"#,
+            r#"{"type":"RECORD","stream":"s","record":{"id":1}} x"#,
+        ] {
+            let err = walk_record_line(line, &mut Collect::default()).unwrap_err();
+            assert!(err.starts_with("not a JSON record object"), "{line}: {err}");
+        }
+        let deep = format!(r#"{{"a":{}1{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+        let err = walk_record_line(&deep, &mut Collect::default()).unwrap_err();
+        assert!(err.contains("nesting deeper"), "{err}");
     }
 }

@@ -8,10 +8,13 @@
 //! input and failures: exit codes, messages, no state for uncommitted data), [`cli`]
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
-//! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction), [`security`] (hostile
-//! names, least privilege, the second signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
+//! hard deletes), [`invalid`] (`invalid_records` policies), [`batch`] (BATCH messages and
+//! their files), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a
+//! table's rows in one transaction), [`security`] (hostile names, least privilege, the second
+//! signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
 //! destinations).
 
+mod batch;
 mod cli;
 mod concurrency;
 mod crash;
