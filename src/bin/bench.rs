@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
@@ -382,35 +384,44 @@ fn run_target(target: &Path, config: &Path, input: &Path) -> Result<(Duration, u
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| e.to_string())?;
+    // The peak is sampled on a side thread; the exit is waited for on this one, so the time
+    // measured ends when the process does, not at the next sample.
     let status_path = format!("/proc/{}/status", child.id());
-    let mut peak = 0u64;
-    loop {
-        if let Ok(status) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                peak = peak.max(kb);
+    let exited = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let exited = Arc::clone(&exited);
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !exited.load(Ordering::Relaxed) {
+                // VmHWM is the process's own high-water mark: a late sample loses nothing.
+                if let Some(kb) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("VmHWM:"))
+                        .and_then(|l| l.split_whitespace().nth(1))
+                        .and_then(|v| v.parse::<u64>().ok())
+                }) {
+                    peak = peak.max(kb);
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
-        }
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            let elapsed = started.elapsed();
-            let mut state = String::new();
-            if let Some(mut out) = child.stdout.take() {
-                let _ = out.read_to_string(&mut state);
-            }
-            if !status.success() {
-                return Err(format!("target-postgres failed: {status}"));
-            }
-            if !state.contains("\"rows\"") {
-                return Err(format!("target-postgres wrote no final state: {state:?}"));
-            }
-            return Ok((elapsed, peak));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+            peak
+        })
+    };
+    let mut state = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut state);
     }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed();
+    exited.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    if !status.success() {
+        return Err(format!("target-postgres failed: {status}"));
+    }
+    if !state.contains("\"rows\"") {
+        return Err(format!("target-postgres wrote no final state: {state:?}"));
+    }
+    Ok((elapsed, peak))
 }
 
 /// Loads the CSV through PostgreSQL's parser (untimed), dumps it as binary COPY bytes, and
