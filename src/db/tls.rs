@@ -456,3 +456,40 @@ fn describe_key_error(error: &rustls::Error) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_setting(text: &str) -> PemSetting {
+        PemSetting {
+            key: "ssl_client_key",
+            origin: "test.json".into(),
+            source: PemSource::Text(text.into()),
+        }
+    }
+
+    #[test]
+    fn unusable_key_text_is_refused_by_kind_and_never_echoed() {
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nc2VjcmV0LWtleQ==\n\
+                         -----END ENCRYPTED PRIVATE KEY-----\n";
+        let err = load_private_key(&key_setting(encrypted)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config: \"ssl_client_key\": the PEM text in ssl_client_key is an encrypted key; \
+             give it unencrypted (pass phrases are not supported) (test.json)"
+        );
+        let certificate_only = "-----BEGIN CERTIFICATE-----\nc2VjcmV0LWtleQ==\n\
+                                -----END CERTIFICATE-----\n";
+        let err = load_private_key(&key_setting(certificate_only)).unwrap_err();
+        assert!(err.to_string().contains("holds no private key"), "{err}");
+        assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+    }
+
+    #[test]
+    fn presented_names_lose_their_rustls_wrapping() {
+        assert_eq!(bare_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(bare_name("other"), "other");
+    }
+}
