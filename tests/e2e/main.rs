@@ -9,7 +9,8 @@
 //! (arguments, configuration, input handling), [`concurrency`] (parallel flushes and states
 //! watched live, time-based flushing, graceful stop), [`deletes`] (`_sdc_*` metadata columns,
 //! hard deletes), [`invalid`] (`invalid_records` policies), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a table's rows in one transaction), [`security`] (hostile
-//! names, least privilege, the second signal), [`outage`] (a server restart mid-load).
+//! names, least privilege, the second signal), [`outage`] (a server restart mid-load), [`tls`] (TLS modes, CA and host name checks,
+//! client certificates, against a TLS-only cluster of the tests' own).
 
 mod cli;
 mod concurrency;
@@ -24,4 +25,5 @@ mod overwrite;
 mod security;
 mod state;
 mod support;
+mod tls;
 mod types;
