@@ -13,7 +13,8 @@
 //! - [`stream`] — one stream: its properties, plan and record encoding; [`sink`] — its batch
 //!   of encoded rows and last-wins key index.
 //! - [`table`] — the run's model of each target table and its queued DDL.
-//! - [`db`] — connections and pool, catalog reads, SQL text, flushes and the flush workers.
+//! - [`db`] — connections and pool, TLS (rustls), catalog reads, SQL text, flushes and the
+//!   flush workers.
 //! - [`loader`] — the router that ties them together on the reader thread: SCHEMA, RECORD,
 //!   STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
 //! - [`error`] — the one error type, with exit codes and retry classification.

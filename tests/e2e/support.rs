@@ -649,19 +649,22 @@ impl Cluster {
     /// For a cluster shared by several tests (kept in a static, so never dropped): a watcher
     /// process drops it once this test process has exited.
     pub fn drop_when_this_process_exits(&self) {
+        // The shell starts the watcher in the background and exits at once, so the watcher
+        // belongs to no one here and outlives this process.
         let script = format!(
-            "while kill -0 {} 2>/dev/null; do sleep 1; done; pg_dropcluster --stop {} {}",
+            "(while kill -0 {} 2>/dev/null; do sleep 1; done; pg_dropcluster --stop {} {}) &",
             std::process::id(),
             self.version,
             self.name
         );
-        Command::new("sh")
+        let started = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .status()
             .expect("starting the cluster watcher");
+        assert!(started.success(), "starting the cluster watcher failed");
     }
 }
 
