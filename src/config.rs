@@ -81,8 +81,11 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("password", ["postgres_password"], String, "", true, "Password; may be empty (falls back to PGPASSWORD, then ~/.pgpass)."),
     setting!("database", ["dbname", "postgres_database"], String, "", false, "Database name (falls back to PGDATABASE, then the user name)."),
     setting!("url", ["sqlalchemy_url", "connection_string"], String, "", true, "postgres:// or postgresql:// URL; wins over the separate connection fields."),
-    setting!("ssl_mode", ["sslmode", "postgres_sslmode"], String, "prefer", false, "disable or prefer (TLS modes require, verify-ca and verify-full are not in this build yet)."),
+    setting!("ssl_mode", ["sslmode", "postgres_sslmode"], String, "prefer", false, "disable; prefer (TLS when the server offers it); require (always TLS); verify-ca (TLS, certificate signed by a trusted CA); verify-full (verify-ca plus the host name). Falls back to PGSSLMODE."),
     setting!("ssl_enable", [], Boolean, "false", false, "Meltano's switch: when true and ssl_mode is unset, ssl_mode becomes require."),
+    setting!("ssl_root_cert", ["ssl_certificate_authority", "postgres_sslrootcert"], String, "", false, "CA certificate(s) the server's certificate must chain to: a file path, PEM text, or system (the OS trust store, also used by verify-ca/verify-full when unset). With prefer or require, setting it checks the chain, as libpq does. Falls back to PGSSLROOTCERT."),
+    setting!("ssl_client_cert", ["ssl_client_certificate"], String, "", false, "Client certificate (for pg_hba cert authentication): a file path or PEM text. Falls back to PGSSLCERT."),
+    setting!("ssl_client_key", ["ssl_client_private_key"], String, "", true, "Unencrypted private key of ssl_client_cert (PKCS#8, PKCS#1 RSA or SEC1 EC): a file path or PEM text. Falls back to PGSSLKEY."),
     setting!("application_name", [], String, "target-postgres", false, "application_name reported to the server."),
     setting!("connect_timeout_seconds", [], Integer, "10", false, "How long to keep trying to connect at start."),
     setting!("schema", ["default_target_schema", "postgres_schema"], String, "public", false, "Target schema, used verbatim."),
@@ -479,6 +482,30 @@ impl RawConfig {
         }
     }
 
+    /// A certificate or key setting, else its libpq environment variable; empty means unset.
+    fn pem_setting(
+        &self,
+        name: &'static str,
+        variable: &'static str,
+        system_allowed: bool,
+    ) -> Result<Option<PemSetting>> {
+        let (value, origin) = match self.string(name)?.filter(|v| !v.trim().is_empty()) {
+            Some(value) => (value, self.origin(name)),
+            None => match std::env::var(variable)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+            {
+                Some(value) => (value, variable.to_string()),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(PemSetting {
+            key: name,
+            origin,
+            source: PemSource::parse(&value, system_allowed),
+        }))
+    }
+
     fn connection(&self) -> Result<ConnectionSettings> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = match self.integer("port")? {
@@ -502,15 +529,9 @@ impl RawConfig {
                 .and_then(|m| SslMode::parse(&m))
                 .unwrap_or(SslMode::Prefer),
         };
-        if !matches!(ssl_mode, SslMode::Disable | SslMode::Prefer) {
-            return Err(Error::config(
-                format!(
-                    "\"ssl_mode\": {} needs TLS, which is not in this build yet",
-                    ssl_mode.as_str()
-                ),
-                self.origin("ssl_mode"),
-            ));
-        }
+        let ssl_root_cert = self.pem_setting("ssl_root_cert", "PGSSLROOTCERT", true)?;
+        let ssl_client_cert = self.pem_setting("ssl_client_cert", "PGSSLCERT", false)?;
+        let ssl_client_key = self.pem_setting("ssl_client_key", "PGSSLKEY", false)?;
         let user = self
             .string("user")?
             .or_else(|| env("PGUSER"))
@@ -545,6 +566,9 @@ impl RawConfig {
             database,
             url,
             ssl_mode,
+            ssl_root_cert,
+            ssl_client_cert,
+            ssl_client_key,
             application_name: self
                 .string("application_name")?
                 .unwrap_or_else(|| "target-postgres".to_string()),
@@ -613,7 +637,8 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(text: &str) -> Option<SslMode> {
+    /// libpq's names (and `allow`, taken as prefer); `None` for anything else.
+    pub fn parse(text: &str) -> Option<SslMode> {
         match text.trim().to_ascii_lowercase().as_str() {
             "disable" => Some(SslMode::Disable),
             "allow" | "prefer" => Some(SslMode::Prefer),
@@ -624,7 +649,8 @@ impl SslMode {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// The libpq name.
+    pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
@@ -650,8 +676,14 @@ pub struct ConnectionSettings {
     pub database: String,
     /// A full URL that wins over the fields above.
     pub url: Option<String>,
-    /// TLS policy.
+    /// TLS policy (a `sslmode` in the URL wins).
     pub ssl_mode: SslMode,
+    /// CA certificates to trust (a `sslrootcert` in the URL wins).
+    pub ssl_root_cert: Option<PemSetting>,
+    /// Client certificate (a `sslcert` in the URL wins).
+    pub ssl_client_cert: Option<PemSetting>,
+    /// Client certificate's private key (a `sslkey` in the URL wins).
+    pub ssl_client_key: Option<PemSetting>,
     /// Reported to the server.
     pub application_name: String,
     /// How long to keep trying at start.
@@ -669,7 +701,57 @@ impl std::fmt::Debug for ConnectionSettings {
             .field("database", &self.database)
             .field("url", &self.url.as_ref().map(|_| "***"))
             .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .field("ssl_client_cert", &self.ssl_client_cert)
+            .field("ssl_client_key", &self.ssl_client_key)
             .finish()
+    }
+}
+
+/// A certificate or key setting, with where it came from for error messages.
+#[derive(Debug, Clone)]
+pub struct PemSetting {
+    /// The key it was given under (`ssl_root_cert`, or `sslrootcert` in the URL).
+    pub key: &'static str,
+    /// The config file, `environment`, a libpq variable or `url`.
+    pub origin: String,
+    /// The file or the text.
+    pub source: PemSource,
+}
+
+/// Where PEM data is: SPEC §2 takes a file path or the PEM text itself.
+#[derive(Clone)]
+pub enum PemSource {
+    /// A file to read.
+    File(std::path::PathBuf),
+    /// The PEM text itself (the value contains `-----BEGIN`).
+    Text(String),
+    /// libpq's `sslrootcert=system`: the operating system's trust store.
+    System,
+}
+
+impl PemSource {
+    /// Text holding a PEM header is PEM; `system` (where allowed) is the OS trust store;
+    /// anything else is a path.
+    pub fn parse(value: &str, system_allowed: bool) -> PemSource {
+        if value.contains("-----BEGIN") {
+            PemSource::Text(value.to_string())
+        } else if system_allowed && value.trim() == "system" {
+            PemSource::System
+        } else {
+            PemSource::File(std::path::PathBuf::from(value.trim()))
+        }
+    }
+}
+
+impl std::fmt::Debug for PemSource {
+    // Hand-written so that key material never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PemSource::File(path) => write!(f, "File({path:?})"),
+            PemSource::Text(_) => f.write_str("Text(***)"),
+            PemSource::System => f.write_str("System"),
+        }
     }
 }
 
@@ -885,5 +967,36 @@ mod tests {
         for spec in SETTINGS {
             assert!(!spec.description.is_empty(), "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn certificate_settings_are_pem_text_system_or_a_path_and_key_text_is_never_shown() {
+        let key_text = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----";
+        let settings = raw(json!({
+            "ssl_mode": "verify-full",
+            "ssl_certificate_authority": "system",
+            "ssl_client_certificate": " /etc/client.pem ",
+            "ssl_client_private_key": key_text,
+        }))
+        .validate()
+        .unwrap();
+        let connection = &settings.connection;
+        assert_eq!(connection.ssl_mode, SslMode::VerifyFull);
+        let root = connection.ssl_root_cert.as_ref().unwrap();
+        assert!(matches!(root.source, PemSource::System));
+        assert_eq!(root.origin, "test.json");
+        let cert = connection.ssl_client_cert.as_ref().unwrap();
+        assert!(
+            matches!(&cert.source, PemSource::File(p) if p.as_os_str() == "/etc/client.pem"),
+            "{cert:?}"
+        );
+        let key = connection.ssl_client_key.as_ref().unwrap();
+        assert!(matches!(&key.source, PemSource::Text(t) if t == key_text));
+        assert!(!format!("{settings:?}").contains("c2VjcmV0"));
+        // `system` means the trust store only for root certificates.
+        assert!(matches!(
+            PemSource::parse("system", false),
+            PemSource::File(_)
+        ));
     }
 }

@@ -112,6 +112,18 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// A connection refused in its TLS step: the server's certificate, its name, our client
+    /// certificate, or a server without TLS (exit 1).
+    #[error("cannot connect to {target} (ssl_mode {ssl_mode}): {cause}")]
+    Tls {
+        /// `host:port/database as user`, never the password.
+        target: String,
+        /// The TLS policy that was in force.
+        ssl_mode: String,
+        /// What was refused, in words a user can act on (never key material).
+        cause: String,
+    },
+
     /// Could not get a pooled connection.
     #[error("{context}: {source}")]
     Pool {
@@ -214,6 +226,10 @@ impl Error {
 
 /// Driver errors that a rollback and a replay may cure.
 pub fn is_transient_db_error(error: &postgres::Error) -> bool {
+    // A refused certificate or a server without TLS stays so however often we ask.
+    if crate::db::tls::is_tls_refusal(error) {
+        return false;
+    }
     if error.is_closed() {
         return true;
     }

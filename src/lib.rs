@@ -13,7 +13,8 @@
 //! - [`stream`] — one stream: its properties, plan and record encoding; [`sink`] — its batch
 //!   of encoded rows and last-wins key index.
 //! - [`table`] — the run's model of each target table and its queued DDL.
-//! - [`db`] — connections and pool, catalog reads, SQL text, flushes and the flush workers.
+//! - [`db`] — connections and pool, TLS (rustls), catalog reads, SQL text, flushes and the
+//!   flush workers.
 //! - [`loader`] — the router that ties them together on the reader thread: SCHEMA, RECORD,
 //!   BATCH, STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
 //! - [`error`] — the one error type, with exit codes and retry classification.
@@ -75,11 +76,24 @@ pub fn run(args: Args) -> Result<()> {
             log::info!("Testing connection...");
         }
         let mut client = db::connect::connect_direct(&settings.connection)?;
-        let version: String = client
-            .query_one("SELECT version()", &[])
-            .map_err(|e| error::Error::db("checking the connection", e))?
-            .get(0);
-        log::info!("connection ok: {version}");
+        // pg_stat_ssl shows every session its own row, so no privilege is needed.
+        let row = client
+            .query_one(
+                "SELECT version(), s.ssl, s.version FROM (SELECT 1) one \
+                 LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()",
+                &[],
+            )
+            .map_err(|e| error::Error::db("checking the connection", e))?;
+        let version: String = row.get(0);
+        let tls = match (
+            row.get::<_, Option<bool>>(1),
+            row.get::<_, Option<String>>(2),
+        ) {
+            (Some(true), Some(protocol)) => format!("TLS, {protocol}"),
+            (Some(true), None) => "TLS".to_string(),
+            _ => "no TLS".to_string(),
+        };
+        log::info!("connection ok ({tls}): {version}");
         return Ok(());
     }
     let state_out: Box<dyn StateOutput> = if settings.mage_mode {

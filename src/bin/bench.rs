@@ -189,7 +189,10 @@ fn target_binary() -> Result<PathBuf, String> {
 }
 
 fn write_config(options: &Options, path: &Path) -> Result<(), String> {
-    let mut config = serde_json::json!({ "url": options.url, "schema": SCHEMA });
+    // The raw COPY's connection has no TLS; the target's must not either, or the ratio would
+    // measure encryption (`prefer`, the default, uses TLS whenever the server offers it).
+    let mut config =
+        serde_json::json!({ "url": options.url, "schema": SCHEMA, "ssl_mode": "disable" });
     for (key, json) in &options.extra_config {
         let value: serde_json::Value =
             serde_json::from_str(json).unwrap_or(serde_json::Value::String(json.clone()));

@@ -1,5 +1,6 @@
-//! Connections: settings → `postgres::Config`, a first direct connection for a fast and
-//! specific error, and the r2d2 pool the flush workers draw from.
+//! Connections: settings → the driver's `postgres::Config` plus our TLS connector, a first
+//! direct connection for a fast and specific error, and the r2d2 pool the flush workers draw
+//! from.
 //!
 //! r2d2 would otherwise open every connection eagerly and wait 30 s on failure, hiding the
 //! server's actual complaint; so we connect once ourselves (retrying for
@@ -9,17 +10,56 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::config::{ConnectionSettings, SslMode};
+use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
+use crate::db::tls::{Tls, TlsConnector, TlsOptions};
 use crate::error::{is_transient_db_error, Error, Result};
 
 /// The pool of connections flush workers use.
-pub type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub type Pool = r2d2::Pool<PostgresConnectionManager<TlsConnector>>;
 
-/// Builds the driver configuration from our settings (a URL wins over the fields).
-pub fn pg_config(settings: &ConnectionSettings) -> Result<postgres::Config> {
+/// Where to connect and how: the driver's configuration and the TLS connector for it.
+pub struct Endpoint {
+    /// Host, port, user, database, password and timeouts, for the driver.
+    pub config: postgres::Config,
+    /// The TLS connector and the policy it enforces.
+    pub tls: Tls,
+}
+
+impl Endpoint {
+    /// Opens one connection (no retry).
+    pub fn connect(&self) -> std::result::Result<Client, postgres::Error> {
+        self.config.connect(self.tls.connector.clone())
+    }
+
+    /// The error for a failed connection: a TLS refusal is named as such (`cannot connect
+    /// to ... (ssl_mode ...): cause`), anything else keeps the driver's or server's words.
+    pub fn connect_error(&self, error: postgres::Error) -> Error {
+        match self.tls.explain(&error) {
+            Some(cause) => Error::Tls {
+                target: describe_target(&self.config),
+                ssl_mode: self.tls.mode.as_str().to_string(),
+                cause,
+            },
+            None => Error::db(
+                format!("connecting to {}", describe_target(&self.config)),
+                error,
+            ),
+        }
+    }
+}
+
+/// Builds the driver configuration and the TLS connector from our settings (a URL wins over
+/// the fields, its TLS parameters over the `ssl_*` settings).
+pub fn endpoint(settings: &ConnectionSettings) -> Result<Endpoint> {
+    let mut tls_options = TlsOptions {
+        mode: settings.ssl_mode,
+        root_cert: settings.ssl_root_cert.clone(),
+        client_cert: settings.ssl_client_cert.clone(),
+        client_key: settings.ssl_client_key.clone(),
+    };
     let mut config = match &settings.url {
         Some(url) => {
             // Accept SQLAlchemy's `postgresql+psycopg2://` spelling.
@@ -29,7 +69,9 @@ pub fn pg_config(settings: &ConnectionSettings) -> Result<postgres::Config> {
                 }
                 _ => url.clone(),
             };
-            postgres::Config::from_str(&normalized).map_err(|_| {
+            let (driver_url, url_tls) = take_tls_parameters(&normalized)?;
+            url_tls.apply(&mut tls_options);
+            postgres::Config::from_str(&driver_url).map_err(|_| {
                 // The driver's message may quote the URL, password included.
                 Error::config("\"url\" is not a valid PostgreSQL connection URL", "url")
             })?
@@ -41,13 +83,17 @@ pub fn pg_config(settings: &ConnectionSettings) -> Result<postgres::Config> {
                 .port(settings.port)
                 .user(&settings.user)
                 .dbname(&settings.database);
-            config.ssl_mode(match settings.ssl_mode {
-                SslMode::Disable => postgres::config::SslMode::Disable,
-                _ => postgres::config::SslMode::Prefer,
-            });
             config
         }
     };
+    // The driver only decides whether to ask for TLS; the checks are the connector's.
+    config.ssl_mode(match tls_options.mode {
+        SslMode::Disable => postgres::config::SslMode::Disable,
+        SslMode::Prefer => postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+            postgres::config::SslMode::Require
+        }
+    });
     if let Some(password) = &settings.password {
         config.password(password.as_bytes());
     } else if config.get_password().is_none() {
@@ -59,37 +105,133 @@ pub fn pg_config(settings: &ConnectionSettings) -> Result<postgres::Config> {
         config.application_name(&settings.application_name);
     }
     config.connect_timeout(settings.connect_timeout.min(Duration::from_secs(10)));
-    Ok(config)
+    Ok(Endpoint {
+        config,
+        tls: Tls::build(&tls_options)?,
+    })
+}
+
+/// libpq's TLS query parameters of a URL, which the driver rejects (`verify-*` modes,
+/// certificate files): taken out before the driver parses the rest.
+#[derive(Debug, Default)]
+struct UrlTlsParameters {
+    /// `sslmode`.
+    mode: Option<SslMode>,
+    /// `sslrootcert`.
+    root_cert: Option<String>,
+    /// `sslcert`.
+    client_cert: Option<String>,
+    /// `sslkey`.
+    client_key: Option<String>,
+}
+
+impl UrlTlsParameters {
+    /// The URL's parameters win over the `ssl_*` settings.
+    fn apply(self, options: &mut TlsOptions) {
+        let setting = |key: &'static str, value: String, system_allowed: bool| PemSetting {
+            key,
+            origin: "url".to_string(),
+            source: PemSource::parse(&value, system_allowed),
+        };
+        if let Some(mode) = self.mode {
+            options.mode = mode;
+        }
+        if let Some(value) = self.root_cert {
+            options.root_cert = Some(setting("sslrootcert", value, true));
+        }
+        if let Some(value) = self.client_cert {
+            options.client_cert = Some(setting("sslcert", value, false));
+        }
+        if let Some(value) = self.client_key {
+            options.client_key = Some(setting("sslkey", value, false));
+        }
+    }
+}
+
+/// Splits `sslmode`, `sslrootcert`, `sslcert` and `sslkey` off a URL's query; the other
+/// parameters stay, as written, for the driver.
+fn take_tls_parameters(url: &str) -> Result<(String, UrlTlsParameters)> {
+    let mut found = UrlTlsParameters::default();
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), found));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = || {
+            percent_decode(raw_value).ok_or_else(|| {
+                Error::config(
+                    format!("\"url\": the {key} parameter is not valid percent-encoded UTF-8"),
+                    "url",
+                )
+            })
+        };
+        match key {
+            "sslmode" => {
+                let text = value()?;
+                found.mode = Some(SslMode::parse(&text).ok_or_else(|| {
+                    Error::config(
+                        format!("\"url\": sslmode must be disable, prefer, require, verify-ca or verify-full, got \"{text}\""),
+                        "url",
+                    )
+                })?);
+            }
+            "sslrootcert" => found.root_cert = Some(value()?),
+            "sslcert" => found.client_cert = Some(value()?),
+            "sslkey" => found.client_key = Some(value()?),
+            _ => kept.push(pair),
+        }
+    }
+    let driver_url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((driver_url, found))
+}
+
+/// Undoes `%XX` escapes (a `+` stays a `+`, as in libpq); `None` for a bad escape or
+/// invalid UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Connects once, retrying while the server is unreachable, for at most the configured
 /// connect timeout; then fails with the server's own message.
 pub fn connect_direct(settings: &ConnectionSettings) -> Result<Client> {
-    let config = pg_config(settings)?;
+    let endpoint = endpoint(settings)?;
     let deadline = Instant::now() + settings.connect_timeout;
     let mut delay = Duration::from_millis(100);
     loop {
-        match config.connect(NoTls) {
+        match endpoint.connect() {
             Ok(client) => return Ok(client),
             Err(error) if is_transient_db_error(&error) && Instant::now() + delay < deadline => {
                 log::warn!("cannot connect yet ({error}); retrying");
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
-            Err(error) => {
-                return Err(Error::db(
-                    format!("connecting to {}", describe_target(&config)),
-                    error,
-                ))
-            }
+            Err(error) => return Err(endpoint.connect_error(error)),
         }
     }
 }
 
 /// A lazily filled pool of `size` connections.
 pub fn build_pool(settings: &ConnectionSettings, size: usize) -> Result<Pool> {
-    let config = pg_config(settings)?;
-    let manager = PostgresConnectionManager::new(config, NoTls);
+    let endpoint = endpoint(settings)?;
+    let manager = PostgresConnectionManager::new(endpoint.config, endpoint.tls.connector);
     // One idle connection is opened in the background at once, so the first flush does not
     // wait for a backend to start. Checked out connections are tested (an empty query, one
     // round trip per flush): after a server restart every idle connection is dead, and a
@@ -202,20 +344,36 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sqlalchemy_urls_are_accepted() {
-        let settings = ConnectionSettings {
+    fn settings_with_url(url: &str) -> ConnectionSettings {
+        ConnectionSettings {
             host: "ignored".into(),
             port: 1,
             user: "x".into(),
             password: None,
             database: "x".into(),
-            url: Some("postgresql+psycopg2://alice:secret@db.example:6000/warehouse".into()),
+            url: Some(url.into()),
             ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            ssl_client_key: None,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
-        };
-        let config = pg_config(&settings).unwrap();
+        }
+    }
+
+    fn pem_setting(key: &'static str, value: &str) -> Option<PemSetting> {
+        Some(PemSetting {
+            key,
+            origin: "test.json".into(),
+            source: PemSource::parse(value, true),
+        })
+    }
+
+    #[test]
+    fn sqlalchemy_urls_are_accepted() {
+        let settings =
+            settings_with_url("postgresql+psycopg2://alice:secret@db.example:6000/warehouse");
+        let config = endpoint(&settings).unwrap().config;
         assert_eq!(config.get_user(), Some("alice"));
         assert_eq!(config.get_dbname(), Some("warehouse"));
         assert_eq!(config.get_ports(), &[6000]);
@@ -223,5 +381,98 @@ mod tests {
             describe_target(&config),
             "db.example:6000/warehouse as alice"
         );
+    }
+
+    #[test]
+    fn url_tls_parameters_are_taken_out_and_decoded_the_rest_is_kept() {
+        let (driver_url, found) = take_tls_parameters(
+            "postgres://u:p@h:1/d?sslmode=verify-full&application_name=a%20b\
+             &sslrootcert=%2Ftmp%2Fmy%20ca.pem&sslcert=c.pem&sslkey=k+1.pem",
+        )
+        .unwrap();
+        assert_eq!(driver_url, "postgres://u:p@h:1/d?application_name=a%20b");
+        assert_eq!(found.mode, Some(SslMode::VerifyFull));
+        assert_eq!(found.root_cert.as_deref(), Some("/tmp/my ca.pem"));
+        assert_eq!(found.client_cert.as_deref(), Some("c.pem"));
+        assert_eq!(found.client_key.as_deref(), Some("k+1.pem"));
+        let (driver_url, found) = take_tls_parameters("postgres://h/d?sslmode=disable").unwrap();
+        assert_eq!(driver_url, "postgres://h/d");
+        assert_eq!(found.mode, Some(SslMode::Disable));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%e2%82%ac"), Some("€".to_string()));
+    }
+
+    #[test]
+    fn the_urls_sslmode_wins_over_the_setting() {
+        let mut settings = settings_with_url("postgres://u@h:1/d?sslmode=require");
+        settings.ssl_mode = SslMode::Disable;
+        let built = endpoint(&settings).unwrap();
+        assert_eq!(built.tls.mode, SslMode::Require);
+        assert_eq!(
+            built.config.get_ssl_mode(),
+            postgres::config::SslMode::Require
+        );
+        // Without one in the URL, the setting applies to the URL's connection too.
+        let mut settings = settings_with_url("postgres://u@h:1/d");
+        settings.ssl_mode = SslMode::Disable;
+        let built = endpoint(&settings).unwrap();
+        assert_eq!(built.tls.mode, SslMode::Disable);
+        assert_eq!(
+            built.config.get_ssl_mode(),
+            postgres::config::SslMode::Disable
+        );
+    }
+
+    #[test]
+    fn a_bad_sslmode_in_the_url_is_a_config_error_without_the_password() {
+        let Err(err) = endpoint(&settings_with_url(
+            "postgres://u:hunter2@h:1/d?sslmode=verify",
+        )) else {
+            panic!("accepted");
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("sslmode must be"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_root_certificate_file_is_a_config_error_naming_it() {
+        let mut settings = settings_with_url("postgres://u@h:1/d");
+        settings.ssl_mode = SslMode::VerifyFull;
+        settings.ssl_root_cert = pem_setting("ssl_root_cert", "/nonexistent/ca.pem");
+        let Err(err) = endpoint(&settings) else {
+            panic!("accepted");
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string()
+                .starts_with("config: \"ssl_root_cert\": cannot read /nonexistent/ca.pem"),
+            "{err}"
+        );
+        // Without TLS the certificate settings are not read at all, as in libpq.
+        settings.ssl_mode = SslMode::Disable;
+        assert!(endpoint(&settings).is_ok());
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_bad_key_text_is_never_echoed() {
+        let mut settings = settings_with_url("postgres://u@h:1/d?sslmode=require");
+        settings.ssl_client_key = pem_setting(
+            "ssl_client_key",
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n",
+        );
+        let Err(err) = endpoint(&settings) else {
+            panic!("accepted");
+        };
+        assert!(
+            err.to_string().contains("needs \"ssl_client_cert\""),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+        settings.ssl_client_cert = pem_setting("ssl_client_cert", "/nonexistent/client.pem");
+        let Err(err) = endpoint(&settings) else {
+            panic!("accepted");
+        };
+        assert!(err.to_string().contains("/nonexistent/client.pem"), "{err}");
     }
 }

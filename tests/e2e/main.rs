@@ -12,7 +12,8 @@
 //! their files), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a
 //! table's rows in one transaction), [`security`] (hostile names, least privilege, the second
 //! signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
-//! destinations).
+//! destinations), [`tls`] (TLS modes, CA and host name checks, client certificates, against a
+//! TLS-only cluster of the tests' own).
 
 mod batch;
 mod cli;
@@ -29,4 +30,5 @@ mod overwrite;
 mod security;
 mod state;
 mod support;
+mod tls;
 mod types;

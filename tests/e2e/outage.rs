@@ -4,7 +4,7 @@
 //! the table is exact, the last state is written and the log shows the retries.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -13,73 +13,15 @@ use crate::support::*;
 
 const ROWS: usize = 1_000_000;
 
-struct Cluster {
-    version: String,
-    name: String,
-    port: u16,
-}
-
-impl Cluster {
-    fn create() -> Option<Cluster> {
-        let version = std::fs::read_dir("/etc/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .max()?;
-        let port = 56_000 + (std::process::id() % 1000) as u16;
-        let name = format!("tp_outage_{}", std::process::id());
-        let created = Command::new("pg_createcluster")
-            .args([&version, &name, "--port", &port.to_string(), "--start"])
-            .args(["--", "--auth=trust"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .status()
-            .ok()?;
-        created.success().then_some(Cluster {
-            version,
-            name,
-            port,
-        })
-    }
-
-    fn ctl(&self, action: &str) {
-        let status = Command::new("pg_ctlcluster")
-            .args([
-                "--skip-systemctl-redirect",
-                &self.version,
-                &self.name,
-                action,
-            ])
-            .args(["-m", "fast"])
-            .status()
-            .expect("pg_ctlcluster");
-        assert!(status.success(), "pg_ctlcluster {action} failed");
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("pg_dropcluster")
-            .args(["--stop", &self.version, &self.name])
-            .status();
-    }
-}
-
 #[test]
 fn a_server_restart_mid_load_is_ridden_out_with_retries() {
-    if Command::new("pg_createcluster")
-        .arg("--help")
-        .output()
-        .is_err()
-    {
+    if !Cluster::available() {
         eprintln!("outage test needs pg_createcluster (Debian's postgresql-common) and root");
         return;
     }
-    let cluster = Cluster::create().expect("cannot create a throwaway cluster (run as root)");
-    let config = json!({"url": cluster.url(), "schema": "outage", "max_parallelism": 2});
+    let cluster = Cluster::create("tp_outage");
+    cluster.ctl("start");
+    let config = json!({"url": cluster.url("postgres"), "schema": "outage", "max_parallelism": 2});
     let (mut child, _config) = spawn_target(&config, "warn", Stdio::piped());
     let mut stdin = child.stdin.take().expect("stdin");
     let writer = std::thread::spawn(move || {
@@ -122,7 +64,8 @@ fn a_server_restart_mid_load_is_ridden_out_with_retries() {
         "no retry in the log:\n{stderr}"
     );
 
-    let mut client = postgres::Client::connect(&cluster.url(), postgres::NoTls).expect("connect");
+    let mut client =
+        postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).expect("connect");
     let row = client
         .query_one(
             "SELECT count(*), count(DISTINCT id), min(id), max(id), \

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: where the test database is, a per-test schema that
 //! is dropped afterwards, running the built `target-postgres` binary with a config file and
-//! JSONL on stdin, building Singer messages, and reading tables back as strings or JSON.
+//! JSONL on stdin, building Singer messages, reading tables back as strings or JSON, and
+//! throwaway PostgreSQL clusters for tests that need a server of their own.
 //!
 //! Every test gets its own schema (`tp_<test>_<pid>_<n>`), so the tests of this binary run in
 //! parallel against one server without seeing each other's tables.
@@ -526,4 +527,194 @@ pub fn jsonl<S: AsRef<str>>(lines: &[S]) -> String {
 /// The JSON Schema of a nullable value of `ty`.
 pub fn nullable(ty: &str) -> Value {
     json!({ "type": ["null", ty] })
+}
+
+/// A throwaway PostgreSQL cluster of the tests' own, made with Debian's `pg_createcluster`
+/// (root needed, as `scripts/test` runs on CI), on a free port, trust authentication.
+/// Dropped (stopped and deleted) when the guard is dropped, or, for a cluster shared by
+/// several tests, when the test process exits ([`Cluster::drop_when_this_process_exits`]).
+pub struct Cluster {
+    /// PostgreSQL major version, e.g. `15`.
+    pub version: String,
+    /// Cluster name: `<prefix>_<pid>`.
+    pub name: String,
+    /// Its TCP port.
+    pub port: u16,
+    /// Its data directory (owned by the postgres user).
+    pub data_dir: PathBuf,
+    /// Its configuration directory (`postgresql.conf`, `pg_hba.conf`).
+    pub config_dir: PathBuf,
+}
+
+impl Cluster {
+    /// Whether this machine can make clusters; when not, the caller says so and skips.
+    pub fn available() -> bool {
+        Command::new("pg_createcluster")
+            .arg("--help")
+            .output()
+            .is_ok()
+            && newest_postgres_version().is_some()
+    }
+
+    /// Creates a stopped cluster named `<prefix>_<pid>` on a free port, after dropping the
+    /// clusters with that prefix that earlier test processes left behind.
+    pub fn create(prefix: &str) -> Cluster {
+        let version = newest_postgres_version().expect("no PostgreSQL under /etc/postgresql");
+        drop_stale_clusters(prefix);
+        let name = format!("{prefix}_{}", std::process::id());
+        let port = free_port();
+        let created = Command::new("pg_createcluster")
+            .args([&version, &name, "--port", &port.to_string()])
+            .args(["--", "--auth=trust"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()
+            .expect("running pg_createcluster");
+        assert!(
+            created.success(),
+            "cannot create a throwaway cluster (run as root)"
+        );
+        let listing = Command::new("pg_lsclusters")
+            .args(["-h", &version, &name])
+            .output()
+            .expect("running pg_lsclusters");
+        let listing = String::from_utf8_lossy(&listing.stdout);
+        let data_dir = listing
+            .split_whitespace()
+            .nth(5)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("no data directory in pg_lsclusters output: {listing}"));
+        let config_dir = PathBuf::from(format!("/etc/postgresql/{version}/{name}"));
+        Cluster {
+            version,
+            name,
+            port,
+            data_dir,
+            config_dir,
+        }
+    }
+
+    /// `pg_ctlcluster <action>` (start, stop, restart), fast shutdown.
+    pub fn ctl(&self, action: &str) {
+        let status = Command::new("pg_ctlcluster")
+            .args([
+                "--skip-systemctl-redirect",
+                &self.version,
+                &self.name,
+                action,
+            ])
+            .args(["-m", "fast"])
+            .status()
+            .expect("pg_ctlcluster");
+        assert!(
+            status.success(),
+            "pg_ctlcluster {action} {} failed",
+            self.name
+        );
+    }
+
+    /// Appends settings to `postgresql.conf` (later lines win).
+    pub fn configure(&self, lines: &str) {
+        let path = self.config_dir.join("postgresql.conf");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("opening {path:?}: {e}"));
+        writeln!(file, "\n{lines}").unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+    }
+
+    /// Replaces `pg_hba.conf`.
+    pub fn set_hba(&self, text: &str) {
+        let path = self.config_dir.join("pg_hba.conf");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+    }
+
+    /// The URL of the `postgres` database over TCP, for `user`.
+    pub fn url(&self, user: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A connection as `postgres` over the Unix socket (no TLS, whatever `pg_hba.conf` asks
+    /// of TCP connections), for preparing and checking.
+    pub fn local_client(&self) -> postgres::Client {
+        postgres::Config::new()
+            .host("/var/run/postgresql")
+            .port(self.port)
+            .user("postgres")
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to cluster {} locally: {e}", self.name))
+    }
+
+    /// For a cluster shared by several tests (kept in a static, so never dropped): a watcher
+    /// process drops it once this test process has exited.
+    pub fn drop_when_this_process_exits(&self) {
+        // The shell starts the watcher in the background and exits at once, so the watcher
+        // belongs to no one here and outlives this process.
+        let script = format!(
+            "(while kill -0 {} 2>/dev/null; do sleep 1; done; pg_dropcluster --stop {} {}) &",
+            std::process::id(),
+            self.version,
+            self.name
+        );
+        let started = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("starting the cluster watcher");
+        assert!(started.success(), "starting the cluster watcher failed");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("pg_dropcluster")
+            .args(["--stop", &self.version, &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The newest PostgreSQL version with Debian cluster configuration.
+fn newest_postgres_version() -> Option<String> {
+    std::fs::read_dir("/etc/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .max_by_key(|v| v.parse::<u32>().unwrap_or(0))
+}
+
+/// A TCP port nobody listens on now (the kernel's pick for an ephemeral bind).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("no free port")
+}
+
+/// Drops `<prefix>_<pid>` clusters whose process is gone (a run killed before its cleanup),
+/// and one with this process's pid (a reused pid), so they cannot pile up or collide.
+fn drop_stale_clusters(prefix: &str) {
+    let Ok(listing) = Command::new("pg_lsclusters").arg("-h").output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&listing.stdout).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(version), Some(name)) = (fields.first(), fields.get(1)) else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("pg_dropcluster")
+                .args(["--stop", version, name])
+                .status();
+        }
+    }
 }
