@@ -150,7 +150,7 @@ fn selected_schema(schema: &Map<String, Value>, metadata: Option<&Vec<Value>>) -
     if let (Some(list), Some(Value::Object(properties))) = (metadata, schema.get_mut("properties"))
     {
         properties.retain(|name, _| {
-            metadata_at(list, &["properties", name]).map_or(true, |m| {
+            metadata_at(list, &["properties", name]).is_none_or(|m| {
                 m.get("selected") != Some(&Value::Bool(false))
                     && m.get("inclusion").and_then(Value::as_str) != Some("unsupported")
             })
