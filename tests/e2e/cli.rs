@@ -572,6 +572,77 @@ fn readme_settings_table_matches_about_markdown() {
 }
 
 #[test]
+fn meltano_yml_declares_every_setting_and_capability_as_about_lists_them() {
+    // Meltano hands a custom loader only the settings its block declares, typed by their
+    // kind; the block in meltano.yml is written one flow mapping per setting so that it can be
+    // compared (and pasted) line by line.
+    let output = run_args(&["--about", "--format", "json"], b"", &[]);
+    output.assert_success();
+    let about: Value = serde_json::from_str(&output.stdout).expect("--about JSON");
+    let expected_settings: Vec<String> = about["settings"]
+        .as_array()
+        .expect("settings array")
+        .iter()
+        .map(|setting| {
+            let mut fields = vec![format!("name: {}", setting["name"].as_str().expect("name"))];
+            let aliases: Vec<&str> = setting["aliases"]
+                .as_array()
+                .expect("aliases array")
+                .iter()
+                .map(|alias| alias.as_str().expect("alias"))
+                .collect();
+            if !aliases.is_empty() {
+                fields.push(format!("aliases: [{}]", aliases.join(", ")));
+            }
+            fields.push(format!("kind: {}", setting["kind"].as_str().expect("kind")));
+            if setting["sensitive"] == json!(true) {
+                fields.push("sensitive: true".to_string());
+            }
+            format!("- {{{}}}", fields.join(", "))
+        })
+        .collect();
+    let capabilities: Vec<&str> = about["capabilities"]
+        .as_array()
+        .expect("capabilities array")
+        .iter()
+        .map(|capability| capability.as_str().expect("capability"))
+        .collect();
+
+    let meltano_yml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/meltano.yml"))
+        .expect("meltano.yml");
+    let declared_settings: Vec<String> = meltano_yml
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("- {name:"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        declared_settings,
+        expected_settings,
+        "meltano.yml's loader settings are out of date; under `settings:` they should read\n{}",
+        expected_settings
+            .iter()
+            .map(|line| format!("    {line}\n"))
+            .collect::<String>()
+    );
+    let declared_capabilities: Vec<&str> = meltano_yml
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("capabilities: ["))
+        .and_then(|list| list.strip_suffix(']'))
+        .expect("a `capabilities: [...]` line in meltano.yml")
+        .split(", ")
+        .collect();
+    let mut sorted_declared = declared_capabilities.clone();
+    sorted_declared.sort_unstable();
+    let mut sorted_expected = capabilities.clone();
+    sorted_expected.sort_unstable();
+    assert_eq!(
+        sorted_declared, sorted_expected,
+        "meltano.yml's capabilities differ from --about's"
+    );
+}
+
+#[test]
 fn long_loads_report_progress_and_a_summary_per_stream() {
     let schema = TestSchema::new("progress");
     let mut lines = vec![
