@@ -700,30 +700,27 @@ impl Loader<'_> {
             || settings.mage_mode
             || !settings.constant_columns.is_empty())
         .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
+        if !matches!(message.record, RecordBody::Walked) {
+            // Kept whole (for validation, or its stream was named after it), or a line of a
+            // BATCH file: walk it now.
+            let table = self
+                .tables
+                .get(table_id)
+                .ok_or_else(|| Error::Internal("table vanished".into()))?;
+            stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
+            stream.begin_record();
+        }
         match &message.record {
             RecordBody::Walked => {}
             RecordBody::Raw(raw) => {
-                // Kept whole (for validation, or its stream was named after it): walk it now.
-                let table = self
-                    .tables
-                    .get(table_id)
-                    .ok_or_else(|| Error::Internal("table vanished".into()))?;
-                stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
                 stream
                     .validate(raw.get())
                     .map_err(|e| record_error(e, line, message.stream.as_ref()))?;
-                stream.begin_record();
                 walk_record(raw.get(), &mut StreamSlots::new(stream, text)).map_err(|reason| {
                     record_error(RecordError::Invalid(reason), line, message.stream.as_ref())
                 })?;
             }
             RecordBody::Line(record) => {
-                let table = self
-                    .tables
-                    .get(table_id)
-                    .ok_or_else(|| Error::Internal("table vanished".into()))?;
-                stream.refresh_plan(table, self.settings.load_method, self.settings.hard_delete);
-                stream.begin_record();
                 // A line that is not one JSON object is malformed input, as a RECORD line
                 // that is not JSON would be: no policy sets it aside.
                 walk_record_line(record, &mut StreamSlots::new(stream, text))
