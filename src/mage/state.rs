@@ -59,32 +59,29 @@ impl MageState {
         })
     }
 
-    /// The state to write for `value`: its bookmarks merged into the ones kept so far. A
-    /// value without a `bookmarks` object is not Mage's shape and is passed on as it is.
-    fn merged(&mut self, value: &str) -> std::io::Result<String> {
-        let parsed: Value = serde_json::from_str(value)?;
-        match parsed {
-            Value::Object(mut object) => match object.remove("bookmarks") {
-                Some(Value::Object(bookmarks)) => {
-                    for (stream, bookmark) in bookmarks {
-                        self.bookmarks.insert(stream, bookmark);
-                    }
-                    let mut state = Map::new();
-                    state.insert("bookmarks".into(), Value::Object(self.bookmarks.clone()));
-                    Ok(Value::Object(state).to_string())
-                }
-                _ => Ok(value.to_string()),
-            },
-            _ => Ok(value.to_string()),
-        }
-    }
 }
 
 impl StateOutput for MageState {
-    fn write_state(&mut self, value: &str) -> std::io::Result<()> {
-        let state = self.merged(value)?;
+    /// Merges the value's bookmarks into the ones kept so far, as the state arrives: the
+    /// result holds only bookmarks of states read up to this one, so it waits for the same
+    /// commits. A value without a `bookmarks` object adds nothing (and never wipes what is
+    /// kept); its other keys (`currently_syncing`) are dropped, as Mage does.
+    fn prepare(&mut self, value: &str) -> String {
+        if let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(value) {
+            if let Some(Value::Object(bookmarks)) = object.remove("bookmarks") {
+                for (stream, bookmark) in bookmarks {
+                    self.bookmarks.insert(stream, bookmark);
+                }
+            }
+        }
+        let mut state = Map::new();
+        state.insert("bookmarks".into(), Value::Object(self.bookmarks.clone()));
+        Value::Object(state).to_string()
+    }
+
+    fn write_state(&mut self, state: &str) -> std::io::Result<()> {
         match &self.file {
-            Some(path) => replace_file(path, &state),
+            Some(path) => replace_file(path, state),
             None => {
                 let mut stdout = std::io::stdout().lock();
                 writeln!(stdout, "{state}")?;
@@ -124,20 +121,23 @@ mod tests {
         serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
     }
 
+    /// Prepares and writes each value, as the tracker does when every state is eligible.
+    fn push(state: &mut MageState, value: &str) {
+        let prepared = state.prepare(value);
+        state.write_state(&prepared).unwrap();
+    }
+
     #[test]
     fn bookmarks_merge_per_stream_and_the_file_is_replaced() {
         let path = temp_path("merge");
         let _ = fs::remove_file(&path);
         let mut state = MageState::open(Some(&path)).unwrap();
-        state
-            .write_state(r#"{"bookmarks": {"a": {"id": 1}}}"#)
-            .unwrap();
-        state
-            .write_state(r#"{"bookmarks": {"b": {"id": 7}}, "currently_syncing": "b"}"#)
-            .unwrap();
-        state
-            .write_state(r#"{"bookmarks": {"a": {"id": 2}}}"#)
-            .unwrap();
+        push(&mut state, r#"{"bookmarks": {"a": {"id": 1}}}"#);
+        push(
+            &mut state,
+            r#"{"bookmarks": {"b": {"id": 7}}, "currently_syncing": "b"}"#,
+        );
+        push(&mut state, r#"{"bookmarks": {"a": {"id": 2}}}"#);
         assert_eq!(
             file_json(&path),
             serde_json::json!({"bookmarks": {"a": {"id": 2}, "b": {"id": 7}}})
@@ -154,9 +154,7 @@ mod tests {
         )
         .unwrap();
         let mut state = MageState::open(Some(&path)).unwrap();
-        state
-            .write_state(r#"{"bookmarks": {"a": {"id": 5}}}"#)
-            .unwrap();
+        push(&mut state, r#"{"bookmarks": {"a": {"id": 5}}}"#);
         assert_eq!(
             file_json(&path),
             serde_json::json!({"bookmarks": {"old": {"at": "2020"}, "a": {"id": 5}}})
@@ -164,12 +162,39 @@ mod tests {
     }
 
     #[test]
-    fn a_state_without_bookmarks_is_written_as_it_is() {
+    fn a_state_without_a_bookmarks_object_never_wipes_the_kept_bookmarks() {
         let path = temp_path("plain");
+        fs::write(&path, r#"{"bookmarks": {"a": {"id": 1}}}"#).unwrap();
+        let mut state = MageState::open(Some(&path)).unwrap();
+        for value in [
+            r#"{"cursor": 3}"#,
+            r#"{"bookmarks": null, "currently_syncing": "x"}"#,
+            r#"{"bookmarks": [1]}"#,
+            "7",
+        ] {
+            push(&mut state, value);
+            assert_eq!(
+                file_json(&path),
+                serde_json::json!({"bookmarks": {"a": {"id": 1}}}),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn states_skipped_while_waiting_still_contribute_their_bookmarks() {
+        // The tracker writes only the latest of several states that become eligible
+        // together: the merge must already hold the earlier ones' bookmarks.
+        let path = temp_path("skipped");
         let _ = fs::remove_file(&path);
         let mut state = MageState::open(Some(&path)).unwrap();
-        state.write_state(r#"{"cursor": 3}"#).unwrap();
-        assert_eq!(file_json(&path), serde_json::json!({"cursor": 3}));
+        let _first = state.prepare(r#"{"bookmarks": {"a": {"id": 1}}}"#);
+        let second = state.prepare(r#"{"bookmarks": {"b": {"id": 1}}}"#);
+        state.write_state(&second).unwrap();
+        assert_eq!(
+            file_json(&path),
+            serde_json::json!({"bookmarks": {"a": {"id": 1}, "b": {"id": 1}}})
+        );
     }
 
     #[test]

@@ -14,7 +14,14 @@ use crate::error::{Error, Result};
 
 /// Where eligible states go.
 pub trait StateOutput: Send {
-    /// Writes one state value (its JSON text), durably enough that the next run finds it.
+    /// The text to hold for a STATE's value as it arrives, in input order (Mage merges each
+    /// state's bookmarks into the ones before it here, so that none is lost when only the
+    /// latest eligible state is written). The value itself by default.
+    fn prepare(&mut self, value: &str) -> String {
+        value.to_string()
+    }
+
+    /// Writes one prepared state, durably enough that the next run finds it.
     fn write_state(&mut self, value: &str) -> std::io::Result<()>;
 }
 
@@ -89,7 +96,8 @@ impl StateTracker {
     /// A STATE arrived after `records_before` records.
     pub fn push_state(&self, records_before: u64, value: &str) -> Result<()> {
         let mut inner = self.lock();
-        inner.waiting.push_back((records_before, value.to_string()));
+        let prepared = inner.out.prepare(value);
+        inner.waiting.push_back((records_before, prepared));
         inner.emit_ready()
     }
 

@@ -444,3 +444,25 @@ fn mage_flags_leave_plain_runs_alone() {
     let output = run_target(&schema, json!({}), "not json\n");
     output.assert_load_failure().assert_stderr_has(&["line 1"]);
 }
+
+#[test]
+fn mage_bookmarks_of_states_released_together_are_all_kept() {
+    // Regression: both states become eligible at the final flush, and only the latest is
+    // written; stream a's bookmark, from the first, must still be in the file.
+    let schema = TestSchema::new("mage_merge");
+    let state_path = TempFile::new(".json", b"");
+    let input = jsonl(&[
+        schema_msg("a", json!({"id": {"type": "integer"}}), &["id"]),
+        schema_msg("b", json!({"id": {"type": "integer"}}), &["id"]),
+        record("a", json!({"id": 1})),
+        state(json!({"bookmarks": {"a": {"id": 1}}})),
+        record("b", json!({"id": 1})),
+        state(json!({"bookmarks": {"b": {"id": 1}}})),
+    ]);
+    let run = run_mage(&schema, json!({}), &input, &state_path, &[]);
+    run.output.assert_success();
+    assert_eq!(
+        state_file(&state_path),
+        json!({"bookmarks": {"a": {"id": 1}, "b": {"id": 1}}})
+    );
+}
