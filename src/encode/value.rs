@@ -130,8 +130,9 @@ pub fn encode_field(
     Ok(())
 }
 
-/// With `parse_json_strings`, the JSON text inside a string value bound for a json, jsonb
-/// or array column, when it holds an array or an object.
+/// With `parse_json_strings`, the JSON text inside a string value bound for a json or jsonb
+/// column, when it parses as JSON (Mage's rule), or for an array column, when it holds an
+/// array.
 fn embedded_json(raw: &str, kind: JsonKind, ty: &PgType, options: EncodeOptions) -> Option<String> {
     if !options.parse_json_strings
         || kind != JsonKind::String
@@ -141,7 +142,7 @@ fn embedded_json(raw: &str, kind: JsonKind, ty: &PgType, options: EncodeOptions)
     }
     let text = unescape_json_string(raw).ok()?;
     let text = text.trim();
-    if !(text.starts_with('[') || text.starts_with('{')) {
+    if matches!(ty, PgType::Array { .. }) && !text.starts_with('[') {
         return None;
     }
     serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
@@ -456,7 +457,20 @@ mod tests {
             encode(r#""{\"k\": [2]}""#, &PgType::Jsonb, mage).unwrap(),
             b"\x01{\"k\": [2]}"
         );
-        // Strings that hold no JSON container, and text columns, are left alone.
+        // Any JSON in a jsonb column; strings that are not JSON, and text columns, are left
+        // alone.
+        assert_eq!(
+            encode(r#""123""#, &PgType::Jsonb, mage).unwrap(),
+            b"\x01123"
+        );
+        assert_eq!(
+            encode(r#""hello""#, &PgType::Jsonb, mage).unwrap(),
+            b"\x01\"hello\""
+        );
+        assert!(
+            encode(r#""7""#, &jsonb_array, mage).is_err(),
+            "not an array"
+        );
         assert_eq!(
             encode(r#""[oops""#, &PgType::Jsonb, mage).unwrap(),
             b"\x01\"[oops\""

@@ -71,11 +71,22 @@ impl Catalog {
             let key_properties = string_list(entry.get("key_properties")).or_else(|| {
                 string_list(stream_metadata.and_then(|m| m.get("table-key-properties")))
             });
+            let unique_constraints = string_list(entry.get("unique_constraints"));
+            // Keys and bookmarks stay whatever the metadata says, as Singer's automatic
+            // fields do: without them the stream could not be merged or resumed.
+            let bookmark_properties = string_list(entry.get("bookmark_properties"));
+            let required: Vec<String> =
+                [&key_properties, &unique_constraints, &bookmark_properties]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .cloned()
+                    .collect();
             streams.push(CatalogStream {
                 names,
-                schema: selected_schema(schema, metadata),
+                schema: selected_schema(schema, metadata, &required),
                 key_properties,
-                unique_constraints: string_list(entry.get("unique_constraints")),
+                unique_constraints,
                 unique_conflict_method: entry
                     .get("unique_conflict_method")
                     .and_then(Value::as_str)
@@ -144,16 +155,23 @@ fn metadata_at<'a>(list: &'a [Value], breadcrumb: &[&str]) -> Option<&'a Map<Str
 }
 
 /// The schema without the properties its metadata deselects (`selected: false`, or
-/// `inclusion: unsupported`).
-fn selected_schema(schema: &Map<String, Value>, metadata: Option<&Vec<Value>>) -> Value {
+/// `inclusion: unsupported`); `required` properties and `inclusion: automatic` ones stay.
+fn selected_schema(
+    schema: &Map<String, Value>,
+    metadata: Option<&Vec<Value>>,
+    required: &[String],
+) -> Value {
     let mut schema = schema.clone();
     if let (Some(list), Some(Value::Object(properties))) = (metadata, schema.get_mut("properties"))
     {
         properties.retain(|name, _| {
-            metadata_at(list, &["properties", name]).is_none_or(|m| {
-                m.get("selected") != Some(&Value::Bool(false))
-                    && m.get("inclusion").and_then(Value::as_str) != Some("unsupported")
-            })
+            required.contains(name)
+                || metadata_at(list, &["properties", name]).is_none_or(|m| {
+                    let inclusion = m.get("inclusion").and_then(Value::as_str);
+                    inclusion == Some("automatic")
+                        || (m.get("selected") != Some(&Value::Bool(false))
+                            && inclusion != Some("unsupported"))
+                })
         });
     }
     Value::Object(schema)
@@ -185,7 +203,10 @@ mod tests {
                 }},
                 "metadata": [
                     {"breadcrumb": [], "metadata": {"table-key-properties": ["id"]}},
-                    {"breadcrumb": ["properties", "secret"], "metadata": {"selected": false}}
+                    {"breadcrumb": ["properties", "secret"], "metadata": {"selected": false}},
+                    {"breadcrumb": ["properties", "id"], "metadata": {"selected": false}},
+                    {"breadcrumb": ["properties", "name"],
+                     "metadata": {"selected": false, "inclusion": "automatic"}}
                 ],
                 "unique_constraints": ["id"],
                 "unique_conflict_method": "UPDATE"
@@ -214,7 +235,7 @@ mod tests {
         assert_eq!(
             properties.keys().collect::<Vec<_>>(),
             ["id", "name"],
-            "deselected property left out"
+            "deselected property left out; the key and an automatic one kept though deselected"
         );
         assert_eq!(message.key_properties, ["id"]);
         assert_eq!(message.unique_constraints, ["id"]);

@@ -58,7 +58,6 @@ impl MageState {
             file: file.map(Path::to_path_buf),
         })
     }
-
 }
 
 impl StateOutput for MageState {
