@@ -506,6 +506,17 @@ impl Loader<'_> {
             manifest,
         } = batch;
         if !self.streams.contains_key(&stream) {
+            // Mage: a catalog stream needs no SCHEMA message, for a BATCH as for a RECORD.
+            let from_catalog = self
+                .settings
+                .catalog
+                .as_ref()
+                .and_then(|catalog| catalog.schema_message(&stream));
+            if let Some(schema) = from_catalog {
+                self.on_schema(schema, line)?;
+            }
+        }
+        if !self.streams.contains_key(&stream) {
             return Err(Error::Stream {
                 line,
                 stream,
@@ -520,7 +531,9 @@ impl Loader<'_> {
         };
         let paths = manifest
             .iter()
-            .map(|url| path_of_file_url(url).map_err(|reason| file_error(url.clone(), reason)))
+            .map(|url| {
+                path_of_file_url(url).map_err(|reason| file_error(url_for_messages(url), reason))
+            })
             .collect::<Result<Vec<_>>>()?;
         if paths.is_empty() {
             log::warn!("line {line}: BATCH of stream \"{stream}\" lists no files");
@@ -1248,4 +1261,18 @@ fn skip_mage_noise(text: &str, line: u64) -> bool {
         _ => log::warn!("{message}"),
     }
     true
+}
+
+/// A manifest URL as messages show it: without credentials (`user:password@`) or a query,
+/// which may carry signed tokens.
+fn url_for_messages(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(before, _)| before);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
 }

@@ -254,6 +254,24 @@ fn unsupported_batches_fail_naming_line_stream_and_file() {
     out.assert_load_failure().assert_stderr_has(&[
         "line 2: stream \"users\": BATCH file s3://bucket/users-1.json.gz: not a file:// URL",
     ]);
+
+    // Credentials and signed query strings in a refused URL are not repeated.
+    let signed = json!({
+        "type": "BATCH", "stream": "users",
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "manifest": ["s3://key:hunter2@bucket/users-1.json.gz?X-Amz-Signature=abc"],
+    });
+    let out = run_target(
+        &schema,
+        json!({}),
+        &jsonl(&[users_schema(), signed.to_string()]),
+    );
+    out.assert_load_failure()
+        .assert_stderr_has(&["BATCH file s3://bucket/users-1.json.gz: not a file:// URL"]);
+    assert!(
+        !out.stderr.contains("hunter2") && !out.stderr.contains("X-Amz-Signature"),
+        "{out}"
+    );
 }
 
 #[test]
