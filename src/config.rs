@@ -719,6 +719,13 @@ pub struct PemSetting {
     pub source: PemSource,
 }
 
+impl PemSetting {
+    /// Whether it holds a private key, which no message may repeat.
+    pub fn is_secret(&self) -> bool {
+        matches!(self.key, "ssl_client_key" | "sslkey")
+    }
+}
+
 /// Where PEM data is: SPEC §2 takes a file path or the PEM text itself.
 #[derive(Clone)]
 pub enum PemSource {

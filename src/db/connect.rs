@@ -445,8 +445,9 @@ mod tests {
         };
         assert_eq!(err.exit_code(), 2);
         assert!(
-            err.to_string()
-                .starts_with("config: \"ssl_root_cert\": cannot read /nonexistent/ca.pem"),
+            err.to_string().starts_with(
+                "config: \"ssl_root_cert\": neither PEM text nor a readable file: cannot read /nonexistent/ca.pem"
+            ),
             "{err}"
         );
         // Without TLS the certificate settings are not read at all, as in libpq.

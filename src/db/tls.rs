@@ -331,8 +331,18 @@ fn pem_bytes(setting: &PemSetting) -> Result<Vec<u8>> {
     match &setting.source {
         PemSource::Text(text) => Ok(text.as_bytes().to_vec()),
         PemSource::File(path) => std::fs::read(path).map_err(|e| {
+            // A key's value may be key material that merely lacks its PEM header: never
+            // repeat it.
+            let shown = if setting.is_secret() {
+                "the file it names".to_string()
+            } else {
+                path.display().to_string()
+            };
             Error::config(
-                format!("\"{}\": cannot read {}: {e}", setting.key, path.display()),
+                format!(
+                    "\"{}\": neither PEM text nor a readable file: cannot read {shown}: {e}",
+                    setting.key
+                ),
                 &setting.origin,
             )
         }),
@@ -484,6 +494,31 @@ mod tests {
         let err = load_private_key(&key_setting(certificate_only)).unwrap_err();
         assert!(err.to_string().contains("holds no private key"), "{err}");
         assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+    }
+
+    #[test]
+    fn key_material_without_its_pem_header_is_never_repeated() {
+        // Without `-----BEGIN`, a value is taken for a file path; for a key it may be the
+        // key itself with its header lost.
+        let bare = PemSetting {
+            key: "ssl_client_key",
+            origin: "test.json".into(),
+            source: PemSource::parse("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", false),
+        };
+        let err = load_private_key(&bare).unwrap_err();
+        assert!(!err.to_string().contains("MIIEvQIB"), "{err}");
+        assert!(err.to_string().contains("neither PEM text nor a readable file"));
+        // A certificate path is named, to be fixed.
+        let root = PemSetting {
+            key: "ssl_root_cert",
+            ..bare
+        };
+        let root = PemSetting {
+            source: PemSource::parse("/nonexistent/ca.pem", true),
+            ..root
+        };
+        let err = pem_bytes(&root).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[test]
