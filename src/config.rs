@@ -82,7 +82,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("database", ["dbname", "postgres_database"], String, "", false, "Database name (falls back to PGDATABASE, then the user name)."),
     setting!("url", ["sqlalchemy_url", "connection_string"], String, "", true, "postgres:// or postgresql:// URL; wins over the separate connection fields."),
     setting!("ssl_mode", ["sslmode", "postgres_sslmode"], String, "prefer", false, "disable; prefer (TLS when the server offers it); require (always TLS); verify-ca (TLS, certificate signed by a trusted CA); verify-full (verify-ca plus the host name). Falls back to PGSSLMODE."),
-    setting!("ssl_enable", [], Boolean, "false", false, "Meltano's switch: when true and ssl_mode is unset, ssl_mode becomes require."),
+    setting!("ssl_enable", [], Boolean, "false", false, "Meltano's switch: true without ssl_mode means require; false turns ssl_mode and the ssl certificate settings off (prefer, or PGSSLMODE), as in MeltanoLabs target-postgres."),
     setting!("ssl_root_cert", ["ssl_certificate_authority", "postgres_sslrootcert"], String, "", false, "CA certificate(s) the server's certificate must chain to: a file path, PEM text, or system (the OS trust store, also used by verify-ca/verify-full when unset). With prefer or require, setting it checks the chain, as libpq does. Falls back to PGSSLROOTCERT."),
     setting!("ssl_client_cert", ["ssl_client_certificate"], String, "", false, "Client certificate (for pg_hba cert authentication): a file path or PEM text. Falls back to PGSSLCERT."),
     setting!("ssl_client_key", ["ssl_client_private_key"], String, "", true, "Unencrypted private key of ssl_client_cert (PKCS#8, PKCS#1 RSA or SEC1 EC): a file path or PEM text. Falls back to PGSSLKEY."),
@@ -517,7 +517,25 @@ impl RawConfig {
             })?,
             None => env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
         };
-        let ssl_mode = match self.string("ssl_mode")? {
+        // Meltano's `ssl_enable: false` switches its other ssl_* settings off, however they
+        // are set (its hub definition fills them with defaults such as verify-full).
+        let ssl_disabled_by_meltano = self.boolean("ssl_enable")? == Some(false);
+        if ssl_disabled_by_meltano
+            && ["ssl_mode", "ssl_root_cert", "ssl_client_cert", "ssl_client_key"]
+                .iter()
+                .any(|key| self.get(key).is_some())
+        {
+            log::info!(
+                "config: ssl_enable is false, so ssl_mode and the ssl certificate settings are ignored ({})",
+                self.origin("ssl_enable")
+            );
+        }
+        let ssl_mode_setting = if ssl_disabled_by_meltano {
+            None
+        } else {
+            self.string("ssl_mode")?
+        };
+        let ssl_mode = match ssl_mode_setting {
             Some(mode) => SslMode::parse(&mode).ok_or_else(|| {
                 Error::config(
                     format!("\"ssl_mode\" must be disable, prefer, require, verify-ca or verify-full, got \"{mode}\""),
@@ -529,9 +547,15 @@ impl RawConfig {
                 .and_then(|m| SslMode::parse(&m))
                 .unwrap_or(SslMode::Prefer),
         };
-        let ssl_root_cert = self.pem_setting("ssl_root_cert", "PGSSLROOTCERT", true)?;
-        let ssl_client_cert = self.pem_setting("ssl_client_cert", "PGSSLCERT", false)?;
-        let ssl_client_key = self.pem_setting("ssl_client_key", "PGSSLKEY", false)?;
+        let (ssl_root_cert, ssl_client_cert, ssl_client_key) = if ssl_disabled_by_meltano {
+            (None, None, None)
+        } else {
+            (
+                self.pem_setting("ssl_root_cert", "PGSSLROOTCERT", true)?,
+                self.pem_setting("ssl_client_cert", "PGSSLCERT", false)?,
+                self.pem_setting("ssl_client_key", "PGSSLKEY", false)?,
+            )
+        };
         let user = self
             .string("user")?
             .or_else(|| env("PGUSER"))
@@ -874,6 +898,20 @@ mod tests {
             raw.merge_object(map, "test.json");
         }
         raw
+    }
+
+    #[test]
+    fn meltano_ssl_enable_false_turns_the_other_ssl_settings_off() {
+        let settings = raw(json!({"ssl_enable": false, "ssl_mode": "verify-full",
+                                  "ssl_certificate_authority": "~/.postgresql/root.crl"}))
+        .validate()
+        .unwrap();
+        assert_eq!(settings.connection.ssl_mode.as_str(), "prefer");
+        assert!(settings.connection.ssl_root_cert.is_none());
+        let settings = raw(json!({"ssl_enable": true})).validate().unwrap();
+        assert_eq!(settings.connection.ssl_mode.as_str(), "require");
+        let settings = raw(json!({"sslmode": "verify-ca"})).validate().unwrap();
+        assert_eq!(settings.connection.ssl_mode.as_str(), "verify-ca");
     }
 
     #[test]
