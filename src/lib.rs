@@ -76,24 +76,7 @@ pub fn run(args: Args) -> Result<()> {
             log::info!("Testing connection...");
         }
         let mut client = db::connect::connect_direct(&settings.connection)?;
-        // pg_stat_ssl shows every session its own row, so no privilege is needed.
-        let row = client
-            .query_one(
-                "SELECT version(), s.ssl, s.version FROM (SELECT 1) one \
-                 LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()",
-                &[],
-            )
-            .map_err(|e| error::Error::db("checking the connection", e))?;
-        let version: String = row.get(0);
-        let tls = match (
-            row.get::<_, Option<bool>>(1),
-            row.get::<_, Option<String>>(2),
-        ) {
-            (Some(true), Some(protocol)) => format!("TLS, {protocol}"),
-            (Some(true), None) => "TLS".to_string(),
-            _ => "no TLS".to_string(),
-        };
-        log::info!("connection ok ({tls}): {version}");
+        log::info!("connection ok {}", db::connect::describe(&mut client)?);
         return Ok(());
     }
     let state_out: Box<dyn StateOutput> = if settings.mage_mode {

@@ -332,6 +332,39 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
     fields
 }
 
+/// What `--test-connection` reports: whether the session uses TLS, and the server version.
+pub fn describe(client: &mut Client) -> Result<String> {
+    // pg_stat_ssl shows every session its own row, so no privilege is needed; servers that
+    // speak the protocol without that view (proxies, Redshift) still get the version.
+    let with_tls = client.query_one(
+        "SELECT version(), s.ssl, s.version FROM (SELECT 1) one \
+         LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()",
+        &[],
+    );
+    let row = match with_tls {
+        Ok(row) => row,
+        Err(error) if error.as_db_error().is_some() => {
+            let version: Option<String> = client
+                .query_one("SELECT version()", &[])
+                .map_err(|e| Error::db("checking the connection", e))?
+                .try_get(0)
+                .ok();
+            return Ok(format!("(TLS unknown): {}", version.unwrap_or_default()));
+        }
+        Err(error) => return Err(Error::db("checking the connection", error)),
+    };
+    let version: String = row.try_get(0).unwrap_or_default();
+    let tls = match (
+        row.try_get::<_, Option<bool>>(1).ok().flatten(),
+        row.try_get::<_, Option<String>>(2).ok().flatten(),
+    ) {
+        (Some(true), Some(protocol)) => format!("TLS, {protocol}"),
+        (Some(true), None) => "TLS".to_string(),
+        _ => "no TLS".to_string(),
+    };
+    Ok(format!("({tls}): {version}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
