@@ -521,9 +521,14 @@ impl RawConfig {
         // are set (its hub definition fills them with defaults such as verify-full).
         let ssl_disabled_by_meltano = self.boolean("ssl_enable")? == Some(false);
         if ssl_disabled_by_meltano
-            && ["ssl_mode", "ssl_root_cert", "ssl_client_cert", "ssl_client_key"]
-                .iter()
-                .any(|key| self.get(key).is_some())
+            && [
+                "ssl_mode",
+                "ssl_root_cert",
+                "ssl_client_cert",
+                "ssl_client_key",
+            ]
+            .iter()
+            .any(|key| self.get(key).is_some())
         {
             log::info!(
                 "config: ssl_enable is false, so ssl_mode and the ssl certificate settings are ignored ({})",

@@ -15,7 +15,7 @@ use postgres::Client;
 use serde_json::{json, Value};
 
 use crate::config::{InvalidRecords, LoadMethod, Settings};
-use crate::db::connect::{build_pool, connect_direct};
+use crate::db::connect::{build_pool, connect_direct, connect_settled};
 use crate::db::flush::{FlushJob, WriteMode};
 use crate::db::sql::OnConflict;
 use crate::db::workers::{StreamTotals, Workers};
@@ -89,13 +89,13 @@ pub fn run(
     shutdown: &Shutdown,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let mut client = connect_direct(&settings.connection)?;
+    let (mut client, endpoint) = connect_settled(&settings.connection)?;
     for statement in &settings.before_run_sql {
         client
             .batch_execute(statement)
             .map_err(|e| Error::db("running before_run_sql", e))?;
     }
-    let pool = build_pool(&settings.connection, settings.max_parallelism)?;
+    let pool = build_pool(endpoint, &settings.connection, settings.max_parallelism)?;
     let tracker = Arc::new(StateTracker::new(state_out));
     let flush_chunk_bytes = std::env::var("TARGET_POSTGRES_FLUSH_CHUNK_MB")
         .ok()
@@ -1270,7 +1270,9 @@ fn url_for_messages(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
             format!("{scheme}://{host}{path}")
         }
         None => url.to_string(),

@@ -29,6 +29,22 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The same endpoint without TLS: libpq's `prefer` connects so when a server offers TLS
+    /// but the handshake fails.
+    pub fn without_tls(&self) -> Result<Endpoint> {
+        let mut config = self.config.clone();
+        config.ssl_mode(postgres::config::SslMode::Disable);
+        Ok(Endpoint {
+            config,
+            tls: Tls::build(&TlsOptions {
+                mode: SslMode::Disable,
+                root_cert: None,
+                client_cert: None,
+                client_key: None,
+            })?,
+        })
+    }
+
     /// Opens one connection (no retry).
     pub fn connect(&self) -> std::result::Result<Client, postgres::Error> {
         self.config.connect(self.tls.connector.clone())
@@ -212,8 +228,27 @@ fn percent_decode(text: &str) -> Option<String> {
 /// Connects once, retrying while the server is unreachable, for at most the configured
 /// connect timeout; then fails with the server's own message.
 pub fn connect_direct(settings: &ConnectionSettings) -> Result<Client> {
+    connect_settled(settings).map(|(client, _)| client)
+}
+
+/// [`connect_direct`], also returning the endpoint that worked, for the pool: under
+/// `prefer`, a server that offers TLS but fails the handshake is connected to without TLS
+/// (with a warning), as libpq does, and so are the pool's connections.
+pub fn connect_settled(settings: &ConnectionSettings) -> Result<(Client, Endpoint)> {
     let endpoint = endpoint(settings)?;
-    let deadline = Instant::now() + settings.connect_timeout;
+    match connect_with_retries(&endpoint, settings.connect_timeout) {
+        Err(error @ Error::Tls { .. }) if endpoint.tls.mode == SslMode::Prefer => {
+            log::warn!("{error}; connecting without TLS (ssl_mode prefer)");
+            let plain = endpoint.without_tls()?;
+            let client = connect_with_retries(&plain, settings.connect_timeout)?;
+            Ok((client, plain))
+        }
+        outcome => outcome.map(|client| (client, endpoint)),
+    }
+}
+
+fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Client> {
+    let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(100);
     loop {
         match endpoint.connect() {
@@ -228,9 +263,9 @@ pub fn connect_direct(settings: &ConnectionSettings) -> Result<Client> {
     }
 }
 
-/// A lazily filled pool of `size` connections.
-pub fn build_pool(settings: &ConnectionSettings, size: usize) -> Result<Pool> {
-    let endpoint = endpoint(settings)?;
+/// A lazily filled pool of `size` connections to `endpoint` (the one that worked for
+/// [`connect_settled`]).
+pub fn build_pool(endpoint: Endpoint, settings: &ConnectionSettings, size: usize) -> Result<Pool> {
     let manager = PostgresConnectionManager::new(endpoint.config, endpoint.tls.connector);
     // One idle connection is opened in the background at once, so the first flush does not
     // wait for a backend to start. Checked out connections are tested (an empty query, one

@@ -507,7 +507,9 @@ mod tests {
         };
         let err = load_private_key(&bare).unwrap_err();
         assert!(!err.to_string().contains("MIIEvQIB"), "{err}");
-        assert!(err.to_string().contains("neither PEM text nor a readable file"));
+        assert!(err
+            .to_string()
+            .contains("neither PEM text nor a readable file"));
         // A certificate path is named, to be fixed.
         let root = PemSetting {
             key: "ssl_root_cert",

@@ -543,3 +543,37 @@ fn require_fails_clearly_against_a_server_without_tls_and_prefer_falls_back() {
         .assert_success()
         .assert_stderr_has(&["connection ok (no TLS)"]);
 }
+
+#[test]
+fn prefer_connects_without_tls_when_the_handshake_fails_and_require_does_not() {
+    if !Cluster::available() {
+        eprintln!("TLS tests need pg_createcluster (Debian's postgresql-common) and root");
+        return;
+    }
+    // The server offers TLS, but only versions rustls refuses to speak: libpq's `prefer`
+    // then connects without TLS, and so must we (the reader's connection and the pool's).
+    let cluster = Cluster::create("tp_oldtls");
+    cluster.configure(
+        "ssl = on\nssl_min_protocol_version = 'TLSv1'\nssl_max_protocol_version = 'TLSv1.1'",
+    );
+    cluster.ctl("start");
+    let url = cluster.url("postgres");
+    let output = test_connection(&json!({"url": url, "ssl_mode": "prefer"}));
+    output
+        .assert_success()
+        .assert_stderr_has(&["connecting without TLS", "connection ok (no TLS)"]);
+    let input = jsonl(&[
+        schema_msg("users", json!({"id": {"type": "integer"}}), &["id"]),
+        record("users", json!({"id": 1})),
+        state(json!({"done": true})),
+    ]);
+    let loaded = run_with_config(
+        &json!({"url": url, "schema": "prefer_fallback"}),
+        &[],
+        input.as_bytes(),
+    );
+    loaded.assert_success();
+    assert_eq!(loaded.states(), [json!({"done": true})]);
+    let output = test_connection(&json!({"url": url, "ssl_mode": "require"}));
+    output.assert_load_failure();
+}
