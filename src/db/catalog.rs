@@ -38,23 +38,25 @@ pub struct CatalogTable {
 
 /// Whether `schema` exists (looked up in `pg_namespace`, which needs no privilege).
 pub fn schema_exists(client: &mut Client, schema: &str) -> Result<bool> {
-    let row = client
+    client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
             &[&schema],
         )
-        .map_err(|e| Error::db(format!("looking up schema \"{schema}\""), e))?;
-    Ok(row.get(0))
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| Error::db(format!("looking up schema \"{schema}\""), e))
 }
 
 /// Reads `schema.table`, or `None` when it does not exist.
 pub fn read_table(client: &mut Client, schema: &str, table: &str) -> Result<Option<CatalogTable>> {
     let qualified = qualified_name(schema, table);
     let context = || format!("reading the catalog for table {qualified}");
+    // Row values are read with `try_get`: a server that speaks the protocol but answers
+    // with other types (a proxy, a PostgreSQL-compatible database) is an error, not a panic.
     let oid: Option<u32> = client
         .query_one("SELECT to_regclass($1)::oid", &[&qualified])
-        .map_err(|e| Error::db(context(), e))?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| Error::db(context(), e))?;
     let Some(oid) = oid else {
         return Ok(None);
     };
@@ -70,18 +72,20 @@ pub fn read_table(client: &mut Client, schema: &str, table: &str) -> Result<Opti
               ORDER BY a.attnum",
             &[&oid],
         )
-        .map_err(|e| Error::db(context(), e))?
-        .into_iter()
-        .map(|row| {
-            let type_name: String = row.get(1);
-            CatalogColumn {
-                name: row.get(0),
-                pg_type: PgType::from_format_type(&type_name),
-                type_name,
-                not_null: row.get(2),
-            }
+        .and_then(|rows| {
+            rows.into_iter()
+                .map(|row| {
+                    let type_name: String = row.try_get(1)?;
+                    Ok(CatalogColumn {
+                        name: row.try_get(0)?,
+                        pg_type: PgType::from_format_type(&type_name),
+                        type_name,
+                        not_null: row.try_get(2)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, postgres::Error>>()
         })
-        .collect();
+        .map_err(|e| Error::db(context(), e))?;
     let mut primary_key = Vec::new();
     let unique_keys = client
         .query(
@@ -94,23 +98,25 @@ pub fn read_table(client: &mut Client, schema: &str, table: &str) -> Result<Opti
               GROUP BY i.indexrelid",
             &[&oid],
         )
-        .map_err(|e| Error::db(context(), e))?
-        .into_iter()
-        .map(|row| {
-            let columns = row.get::<_, Vec<String>>(0);
-            if row.get::<_, bool>(1) {
-                primary_key.clone_from(&columns);
-            }
-            columns
+        .and_then(|rows| {
+            rows.into_iter()
+                .map(|row| {
+                    let columns = row.try_get::<_, Vec<String>>(0)?;
+                    if row.try_get::<_, bool>(1)? {
+                        primary_key.clone_from(&columns);
+                    }
+                    Ok(columns)
+                })
+                .collect::<Result<Vec<_>, postgres::Error>>()
         })
-        .collect();
+        .map_err(|e| Error::db(context(), e))?;
     let is_empty: bool = client
         .query_one(
             &format!("SELECT NOT EXISTS (SELECT 1 FROM {qualified})"),
             &[],
         )
-        .map_err(|e| Error::db(context(), e))?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| Error::db(context(), e))?;
     Ok(Some(CatalogTable {
         columns,
         unique_keys,

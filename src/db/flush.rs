@@ -230,19 +230,20 @@ impl FlushJob {
                         .map_err(data("staging rows for"))?;
                     copy_rows(&mut transaction, &merge.copy_stage, &self.rows)
                         .map_err(data("copying into the stage of"))?;
-                    let row = transaction
+                    let (inserted, updated) = transaction
                         .query_one(merge.merge.as_str(), &[])
+                        .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
                         .map_err(data("merging into"))?;
                     let deleted = match &merge.delete {
                         Some(delete) => transaction
                             .query_one(delete.as_str(), &[])
-                            .map_err(data("deleting from"))?
-                            .get::<_, i64>(0),
+                            .and_then(|row| row.try_get::<_, i64>(0))
+                            .map_err(data("deleting from"))?,
                         None => 0,
                     };
                     FlushCounts {
-                        inserted: row.get::<_, i64>(0).max(0) as u64,
-                        updated: row.get::<_, i64>(1).max(0) as u64,
+                        inserted: inserted.max(0) as u64,
+                        updated: updated.max(0) as u64,
                         deleted: deleted.max(0) as u64,
                     }
                 }
