@@ -15,11 +15,9 @@ const ROWS: usize = 1_000_000;
 
 #[test]
 fn a_server_restart_mid_load_is_ridden_out_with_retries() {
-    if !Cluster::available() {
-        eprintln!("outage test needs pg_createcluster (Debian's postgresql-common) and root");
+    let Some(cluster) = Cluster::create_for("the outage test", "tp_outage") else {
         return;
-    }
-    let cluster = Cluster::create("tp_outage");
+    };
     cluster.ctl("start");
     let config = json!({"url": cluster.url("postgres"), "schema": "outage", "max_parallelism": 2});
     let (mut child, _config) = spawn_target(&config, "warn", Stdio::piped());

@@ -556,6 +556,16 @@ impl Cluster {
             && newest_postgres_version().is_some()
     }
 
+    /// [`Cluster::create`] where this machine can make clusters; elsewhere says that `test`
+    /// is skipped and gives `None`.
+    pub fn create_for(test: &str, prefix: &str) -> Option<Cluster> {
+        if !Cluster::available() {
+            eprintln!("{test} needs pg_createcluster (Debian's postgresql-common) and root");
+            return None;
+        }
+        Some(Cluster::create(prefix))
+    }
+
     /// Creates a stopped cluster named `<prefix>_<pid>` on a free port, after dropping the
     /// clusters with that prefix that earlier test processes left behind.
     pub fn create(prefix: &str) -> Cluster {

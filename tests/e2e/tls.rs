@@ -525,11 +525,9 @@ fn the_url_form_takes_sslmode_root_and_client_certificates() {
 
 #[test]
 fn require_fails_clearly_against_a_server_without_tls_and_prefer_falls_back() {
-    if !Cluster::available() {
-        eprintln!("TLS tests need pg_createcluster (Debian's postgresql-common) and root");
+    let Some(cluster) = Cluster::create_for("this TLS test", "tp_notls") else {
         return;
-    }
-    let cluster = Cluster::create("tp_notls");
+    };
     cluster.configure("ssl = off");
     cluster.ctl("start");
     let url = cluster.url("postgres");
@@ -546,13 +544,11 @@ fn require_fails_clearly_against_a_server_without_tls_and_prefer_falls_back() {
 
 #[test]
 fn prefer_connects_without_tls_when_the_handshake_fails_and_require_does_not() {
-    if !Cluster::available() {
-        eprintln!("TLS tests need pg_createcluster (Debian's postgresql-common) and root");
-        return;
-    }
     // The server offers TLS, but only versions rustls refuses to speak: libpq's `prefer`
     // then connects without TLS, and so must we (the reader's connection and the pool's).
-    let cluster = Cluster::create("tp_oldtls");
+    let Some(cluster) = Cluster::create_for("this TLS test", "tp_oldtls") else {
+        return;
+    };
     cluster.configure(
         "ssl = on\nssl_min_protocol_version = 'TLSv1'\nssl_max_protocol_version = 'TLSv1.1'",
     );
