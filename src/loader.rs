@@ -24,7 +24,7 @@ use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
 use crate::mage;
-use crate::protocol::batch::{open_batch_file, path_of_file_url};
+use crate::protocol::batch::{open_batch_file, path_of_file_url, url_for_messages};
 use crate::protocol::message::{
     parse_message_into, walk_record, walk_record_line, BatchMessage, Message, RecordBody,
     RecordMessage, RecordSlots, SchemaMessage,
@@ -148,6 +148,9 @@ pub fn run(
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
             .map_or(PROGRESS_EVERY, Duration::from_secs),
+        fills_metadata: settings.add_record_metadata
+            || settings.mage_mode
+            || !settings.constant_columns.is_empty(),
         shutdown,
     };
     let result = loader.read_all(reader);
@@ -184,6 +187,9 @@ struct Loader<'s> {
     last_progress: Instant,
     /// How often progress lines are written.
     progress_every: Duration,
+    /// Whether rows carry columns filled from the message around the record (`_sdc_*`,
+    /// `_mage_*`, Mage's constants), so each record needs its [`RecordMeta`].
+    fills_metadata: bool,
     shutdown: &'s Shutdown,
 }
 
@@ -208,7 +214,7 @@ impl Loader<'_> {
             };
             let message = match self.parse_line(text, line) {
                 Ok(message) => message,
-                Err(_) if self.settings.mage_mode && skip_mage_noise(text, line) => continue,
+                Err(_) if self.settings.mage_mode && mage::skip_input_noise(text, line) => continue,
                 Err(error) => return Err(error),
             };
             match message {
@@ -505,17 +511,7 @@ impl Loader<'_> {
             compression,
             manifest,
         } = batch;
-        if !self.streams.contains_key(&stream) {
-            // Mage: a catalog stream needs no SCHEMA message, for a BATCH as for a RECORD.
-            let from_catalog = self
-                .settings
-                .catalog
-                .as_ref()
-                .and_then(|catalog| catalog.schema_message(&stream));
-            if let Some(schema) = from_catalog {
-                self.on_schema(schema, line)?;
-            }
-        }
+        self.open_from_catalog(&stream, line)?;
         if !self.streams.contains_key(&stream) {
             return Err(Error::Stream {
                 line,
@@ -579,6 +575,21 @@ impl Loader<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Mage: a stream of `--catalog_json` needs no SCHEMA message; its first RECORD or BATCH
+    /// opens it from the catalog. (Without a catalog this costs one test per record.)
+    fn open_from_catalog(&mut self, stream: &str, line: u64) -> Result<()> {
+        let Some(catalog) = &self.settings.catalog else {
+            return Ok(());
+        };
+        if self.streams.contains_key(stream) {
+            return Ok(());
+        }
+        match catalog.schema_message(stream) {
+            Some(schema) => self.on_schema(schema, line),
+            None => Ok(()),
+        }
     }
 
     /// Loads one line of a BATCH file as a record; a bad one is handled by `invalid_records`.
@@ -688,17 +699,7 @@ impl Loader<'_> {
 
     fn load_record(&mut self, message: RecordMessage<'_>, line: u64, text: &str) -> Result<()> {
         let seq = self.records_read;
-        if !self.streams.contains_key(message.stream.as_ref()) {
-            // Mage: a catalog stream needs no SCHEMA message.
-            let from_catalog = self
-                .settings
-                .catalog
-                .as_ref()
-                .and_then(|catalog| catalog.schema_message(message.stream.as_ref()));
-            if let Some(schema) = from_catalog {
-                self.on_schema(schema, line)?;
-            }
-        }
+        self.open_from_catalog(message.stream.as_ref(), line)?;
         let Some(stream) = self.streams.get_mut(message.stream.as_ref()) else {
             return Err(Error::Stream {
                 line,
@@ -709,10 +710,9 @@ impl Loader<'_> {
         let table_id = stream.table_id;
         // When the record was read, for the metadata columns.
         let settings = self.settings;
-        let received_at = (settings.add_record_metadata
-            || settings.mage_mode
-            || !settings.constant_columns.is_empty())
-        .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
+        let received_at = self
+            .fills_metadata
+            .then(|| format!("\"{}\"", micros_to_rfc3339(now_postgres_micros())));
         if !matches!(message.record, RecordBody::Walked) {
             // Kept whole (for validation, or its stream was named after it), or a line of a
             // BATCH file: walk it now.
@@ -1235,46 +1235,5 @@ fn record_error(error: RecordError, line: u64, stream: &str) -> Error {
             stream: stream.to_string(),
             reason: excerpt(&reason),
         },
-    }
-}
-
-/// Mage mode's leniency with its input files: a line that is not JSON is skipped with a
-/// warning, and a log line of Mage's own shape (`level` and `message`, no `type`) is passed
-/// on. Errors are passed on as warnings: in Mage's format only a failed run logs one.
-fn skip_mage_noise(text: &str, line: u64) -> bool {
-    let Ok(value) = serde_json::from_str::<Value>(text) else {
-        log::warn!("line {line}: not JSON, skipped: {}", excerpt(text));
-        return true;
-    };
-    if value.get("type").is_some() {
-        return false;
-    }
-    let (Some(level), Some(message)) = (
-        value.get("level").and_then(Value::as_str),
-        value.get("message").and_then(Value::as_str),
-    ) else {
-        return false;
-    };
-    match level.to_ascii_uppercase().as_str() {
-        "DEBUG" => log::debug!("{message}"),
-        "INFO" => log::info!("{message}"),
-        _ => log::warn!("{message}"),
-    }
-    true
-}
-
-/// A manifest URL as messages show it: without credentials (`user:password@`) or a query,
-/// which may carry signed tokens.
-fn url_for_messages(url: &str) -> String {
-    let url = url.split_once('?').map_or(url, |(before, _)| before);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_string(),
     }
 }

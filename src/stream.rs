@@ -5,6 +5,7 @@
 //! the slot of its column, then the slots are encoded in column order straight into the
 //! batch buffer. Nothing per record is allocated except the key of a keyed upsert.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -411,20 +412,25 @@ impl Stream {
     }
 }
 
-/// The JSON text of a metadata column's value, when the message has one.
-fn metadata_value(kind: Metadata, meta: &RecordMeta<'_>) -> Option<String> {
+/// The JSON text of a metadata column's value, when the message has one (borrowed where it
+/// already exists as text: this runs for every metadata column of every record).
+fn metadata_value<'m>(kind: Metadata, meta: &RecordMeta<'m>) -> Option<Cow<'m, str>> {
     match kind {
         Metadata::ExtractedAt => meta
             .extracted_at
-            .and_then(|text| serde_json::to_string(text).ok()),
+            .and_then(|text| serde_json::to_string(text).ok())
+            .map(Cow::Owned),
         Metadata::ReceivedAt
         | Metadata::BatchedAt
         | Metadata::MageCreatedAt
-        | Metadata::MageUpdatedAt => Some(meta.received_at.to_string()),
-        Metadata::Constant(index) => meta.constants.get(index).map(|(_, value)| value.clone()),
+        | Metadata::MageUpdatedAt => Some(Cow::Borrowed(meta.received_at)),
+        Metadata::Constant(index) => meta
+            .constants
+            .get(index)
+            .map(|(_, value)| Cow::Borrowed(value.as_str())),
         Metadata::DeletedAt => None,
-        Metadata::Sequence => Some(meta.sequence.to_string()),
-        Metadata::TableVersion => meta.table_version.map(|v| v.to_string()),
+        Metadata::Sequence => Some(Cow::Owned(meta.sequence.to_string())),
+        Metadata::TableVersion => meta.table_version.map(|v| Cow::Owned(v.to_string())),
     }
 }
 

@@ -9,6 +9,10 @@
 //! `_mage_created_at` / `_mage_updated_at` columns and Mage's leniency towards its own input
 //! files (non-JSON lines are skipped, JSON arrays sent as strings are parsed).
 
+use serde_json::Value;
+
+use crate::error::excerpt;
+
 pub mod catalog;
 pub mod state;
 
@@ -21,3 +25,28 @@ pub const CREATED_AT_COLUMN: &str = "_mage_created_at";
 
 /// The column Mage stamps whenever a row is loaded.
 pub const UPDATED_AT_COLUMN: &str = "_mage_updated_at";
+
+/// Mage mode's leniency with its input files: a line that is not JSON is skipped with a
+/// warning, and a log line of Mage's own shape (`level` and `message`, no `type`) is passed
+/// on. Errors are passed on as warnings: in Mage's format only a failed run logs one.
+pub fn skip_input_noise(text: &str, line: u64) -> bool {
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        log::warn!("line {line}: not JSON, skipped: {}", excerpt(text));
+        return true;
+    };
+    if value.get("type").is_some() {
+        return false;
+    }
+    let (Some(level), Some(message)) = (
+        value.get("level").and_then(Value::as_str),
+        value.get("message").and_then(Value::as_str),
+    ) else {
+        return false;
+    };
+    match level.to_ascii_uppercase().as_str() {
+        "DEBUG" => log::debug!("{message}"),
+        "INFO" => log::info!("{message}"),
+        _ => log::warn!("{message}"),
+    }
+    true
+}

@@ -120,6 +120,22 @@ pub fn open_batch_file(path: &Path, declared: BatchCompression) -> Result<LineRe
     LineReader::from_reader(file, path.display().to_string()).map_err(|e| e.to_string())
 }
 
+/// A manifest URL as messages show it: without credentials (`user:password@`) or a query,
+/// which may carry signed tokens.
+pub fn url_for_messages(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(before, _)| before);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +163,19 @@ mod tests {
             path("file://tests/resources/batch-1.json.gz"),
             "tests/resources/batch-1.json.gz"
         );
+    }
+
+    #[test]
+    fn urls_in_messages_lose_credentials_and_query() {
+        assert_eq!(
+            url_for_messages("s3://key:secret@bucket/a/b.gz?X-Amz-Signature=abc"),
+            "s3://bucket/a/b.gz"
+        );
+        assert_eq!(
+            url_for_messages("file:///tmp/x.jsonl"),
+            "file:///tmp/x.jsonl"
+        );
+        assert_eq!(url_for_messages("not a url"), "not a url");
     }
 
     #[test]
