@@ -751,7 +751,8 @@ pub struct PemSetting {
 impl PemSetting {
     /// Whether it holds a private key, which no message may repeat.
     pub fn is_secret(&self) -> bool {
-        matches!(self.key, "ssl_client_key" | "sslkey")
+        // The settings table marks secrets; `sslkey` is the same key given in the URL.
+        is_sensitive(self.key) || self.key == "sslkey"
     }
 }
 
