@@ -107,7 +107,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("invalid_records", [], String, "fail", false, "A record that does not fit: fail (exit 1), skip (count and log it), or dead_letter (store it in _target_postgres_rejects)."),
     setting!("invalid_records_threshold", [], Integer, "0", false, "With skip/dead_letter: fail once more than this many were set aside (0: no limit)."),
     setting!("data_flattening_max_level", ["flattening_max_depth"], Integer, "0", false, "Flatten object properties into parent__child columns, this many levels deep (0: objects are jsonb)."),
-    setting!("flattening_enabled", [], Boolean, "false", false, "Meltano's switch: false turns flattening off whatever the depth."),
+    setting!("flattening_enabled", [], Boolean, "", false, "Meltano's switch: false turns flattening off whatever the depth; unset, the depth decides."),
     setting!("sanitize_null_text_characters", [], Boolean, "true", false, "Replace U+0000 in strings with U+FFFD; false makes it an error."),
     setting!("primary_key_required", [], Boolean, "false", false, "Refuse streams without key_properties."),
     setting!("before_run_sql", [], StringList, "", false, "SQL run once after connecting."),

@@ -42,7 +42,7 @@ use crate::stream::{
     Metadata, Property, RecordError, RecordMeta, Stream, StreamSlots, DELETED_AT_COLUMN,
     TABLE_VERSION_COLUMN,
 };
-use crate::table::{Tables, WantedColumn};
+use crate::table::{TableModel, Tables, WantedColumn};
 
 /// A stream's buffer flushes once it holds this many bytes, even below `batch_size_rows`,
 /// so that encoding the next rows overlaps the COPY of these (override for experiments with
@@ -201,9 +201,11 @@ impl Loader<'_> {
                 return Ok(());
             }
             // Wake up now and then to notice a signal even while the tap is silent.
-            let wake = Instant::now() + SIGNAL_POLL;
-            let deadline = self.oldest_batch_deadline().map_or(wake, |d| d.min(wake));
-            let (line, text) = match reader.next_line_until(Some(deadline))? {
+            let deadline = || {
+                let wake = Instant::now() + SIGNAL_POLL;
+                Some(self.oldest_batch_deadline().map_or(wake, |d| d.min(wake)))
+            };
+            let (line, text) = match reader.next_line_until(deadline)? {
                 NextLine::Line(line, text) => (line, text),
                 NextLine::Timeout => {
                     self.log_progress_now_and_then();
@@ -969,18 +971,13 @@ impl Loader<'_> {
         self.tracker.open_batch(seq);
         let mut ddl = table.take_pending_ddl();
         ddl.push(statement);
-        self.workers.submit(FlushJob {
-            table_id,
-            table: table.qualified.clone(),
-            names: table.names.clone(),
-            stream: stream_name.to_string(),
+        self.workers.submit(statements_job(
+            table,
+            stream_name,
             ddl,
-            mode: WriteMode::Copy { copy: "".into() },
-            rows: Vec::new(),
-            row_count: 0,
-            closes: vec![seq],
-            lines: (line, line),
-        })
+            vec![seq],
+            (line, line),
+        ))
     }
 
     /// Flushes every stream that loads into `table_id`.
@@ -1014,37 +1011,17 @@ impl Loader<'_> {
         // transaction, which also completes every staged batch for the states.
         for table in self.tables.iter_mut() {
             if let Some((ddl, closes)) = table.take_overwrite_swap() {
-                self.workers.submit(FlushJob {
-                    table_id: table.id,
-                    table: table.qualified.clone(),
-                    names: table.names.clone(),
-                    stream: String::new(),
-                    ddl,
-                    mode: WriteMode::Copy { copy: "".into() },
-                    rows: Vec::new(),
-                    row_count: 0,
-                    closes,
-                    lines: (0, 0),
-                })?;
+                self.workers
+                    .submit(statements_job(table, "", ddl, closes, (0, 0)))?;
             }
         }
         // Tables whose DDL no row carried (a stream with a SCHEMA and no records) still get
         // created: an empty source table should give an empty target table.
         for table in self.tables.iter_mut() {
             if table.has_pending_ddl() {
-                let job = FlushJob {
-                    table_id: table.id,
-                    table: table.qualified.clone(),
-                    names: table.names.clone(),
-                    stream: String::new(),
-                    ddl: table.take_flush_ddl(),
-                    mode: WriteMode::Copy { copy: "".into() },
-                    rows: Vec::new(),
-                    row_count: 0,
-                    closes: Vec::new(),
-                    lines: (0, 0),
-                };
-                self.workers.submit(job)?;
+                let ddl = table.take_flush_ddl();
+                self.workers
+                    .submit(statements_job(table, "", ddl, Vec::new(), (0, 0)))?;
             }
         }
         let Loader {
@@ -1235,5 +1212,28 @@ fn record_error(error: RecordError, line: u64, stream: &str) -> Error {
             stream: stream.to_string(),
             reason: excerpt(&reason),
         },
+    }
+}
+
+/// A flush job that only runs statements on `table` (DDL, an ACTIVATE_VERSION delete, an
+/// overwrite swap) and completes the batches in `closes`.
+fn statements_job(
+    table: &TableModel,
+    stream: &str,
+    ddl: Vec<String>,
+    closes: Vec<u64>,
+    lines: (u64, u64),
+) -> FlushJob {
+    FlushJob {
+        table_id: table.id,
+        table: table.qualified.clone(),
+        names: table.names.clone(),
+        stream: stream.to_string(),
+        ddl,
+        mode: WriteMode::Copy { copy: "".into() },
+        rows: Vec::new(),
+        row_count: 0,
+        closes,
+        lines,
     }
 }

@@ -13,25 +13,15 @@ use std::sync::Arc;
 
 use postgres::Client;
 
-use crate::db::catalog::{read_table, schema_exists};
+use crate::db::catalog::{read_table, schema_exists, CatalogTable};
 use crate::db::sql;
 use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
 use crate::schema::evolution::{column_change, ColumnChange};
 use crate::schema::naming::{fit_identifier, qualified_name};
 
-/// One column of the model.
-#[derive(Debug, Clone)]
-pub struct TableColumn {
-    /// Column name.
-    pub name: String,
-    /// Its type as `format_type()` spells it.
-    pub type_name: String,
-    /// Parsed for encoding.
-    pub pg_type: PgType,
-    /// Whether the column is NOT NULL.
-    pub not_null: bool,
-}
+/// One column of the model: what the catalog says of it, kept up to date by our DDL.
+pub use crate::db::catalog::CatalogColumn as TableColumn;
 
 /// One target table.
 #[derive(Debug)]
@@ -348,43 +338,27 @@ impl Tables {
             self.checked_schemas.push(schema.to_string());
         }
         let catalog = read_table(client, schema, table)?;
+        let exists = catalog.is_some();
+        // A table to be created is as empty as one found without rows.
+        let found = catalog.unwrap_or(CatalogTable {
+            columns: Vec::new(),
+            unique_keys: Vec::new(),
+            primary_key: Vec::new(),
+            is_empty: true,
+        });
         let id = self.tables.len();
-        let model = match catalog {
-            Some(found) => TableModel {
-                id,
-                qualified: qualified_name(schema, table),
-                names: key.clone(),
-                exists: true,
-                columns: found
-                    .columns
-                    .into_iter()
-                    .map(|c| TableColumn {
-                        name: c.name,
-                        type_name: c.type_name,
-                        pg_type: c.pg_type,
-                        not_null: c.not_null,
-                    })
-                    .collect(),
-                unique_keys: found.unique_keys,
-                primary_key: found.primary_key,
-                pending_ddl: Vec::new(),
-                generation: 0,
-                overwrite: None,
-                direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
-            },
-            None => TableModel {
-                id,
-                qualified: qualified_name(schema, table),
-                names: key.clone(),
-                exists: false,
-                columns: Vec::new(),
-                unique_keys: Vec::new(),
-                primary_key: Vec::new(),
-                pending_ddl: Vec::new(),
-                generation: 0,
-                overwrite: None,
-                direct_copy: Arc::new(AtomicBool::new(true)),
-            },
+        let model = TableModel {
+            id,
+            qualified: qualified_name(schema, table),
+            names: key.clone(),
+            exists,
+            columns: found.columns,
+            unique_keys: found.unique_keys,
+            primary_key: found.primary_key,
+            pending_ddl: Vec::new(),
+            generation: 0,
+            overwrite: None,
+            direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
         };
         self.tables.push(model);
         self.by_name.insert(key, id);

@@ -10,7 +10,8 @@ use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
 use crate::schema::naming::qualified_name;
 
-/// One column as the catalog describes it.
+/// One column as the catalog describes it (also the run's model of a column: see
+/// [`crate::table`]).
 #[derive(Debug, Clone)]
 pub struct CatalogColumn {
     /// Column name.

@@ -250,6 +250,12 @@ pub fn merge(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let key_match = |left: &str, right: &str| {
+        keys.iter()
+            .map(|k| format!("{left}.{0} = {right}.{0}", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
     let update = on_conflict == OnConflict::Update && !values.is_empty();
     let merge = if has_unique_index {
         let action = if update {
@@ -268,12 +274,6 @@ pub fn merge(
             keys = column_list(keys),
         )
     } else {
-        let key_match = |left: &str, right: &str| {
-            keys.iter()
-                .map(|k| format!("{left}.{0} = {right}.{0}", quote_ident(k)))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
         let updated = if update {
             format!(
                 "UPDATE {table} AS dst SET {} FROM {source} AS src WHERE {} AND {} RETURNING 1",
@@ -293,11 +293,7 @@ pub fn merge(
         )
     };
     let delete = deleted_column.map(|column| {
-        let matched = keys
-            .iter()
-            .map(|k| format!("dst.{0} = src.{0}", quote_ident(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let matched = key_match("dst", "src");
         format!(
             "WITH deleted AS (DELETE FROM {table} AS dst USING {STAGE_TABLE} AS src \
              WHERE {matched} AND src.{} IS NOT NULL RETURNING 1) SELECT count(*) FROM deleted",

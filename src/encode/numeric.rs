@@ -284,6 +284,10 @@ pub fn is_integral_literal(literal: &str) -> bool {
     }
 }
 
+/// The error of [`parse_i64_literal`] for an integer outside the `i64` range, which callers
+/// tell apart from the others (the column may be widened instead).
+pub const OUT_OF_RANGE_FOR_BIGINT: &str = "out of range for bigint";
+
 /// Reads a literal that denotes an integer as an `i64`: `42`, `-7`, `3.0`, `1e3`, `1.20e2`.
 ///
 /// # Errors
@@ -307,7 +311,7 @@ pub fn parse_i64_literal(literal: &str) -> Result<i64, &'static str> {
     // i64 has at most 19; checking first keeps the loop and the power below small.
     let width = digits.point - digits.first as i128;
     if width > 19 {
-        return Err("out of range for bigint");
+        return Err(OUT_OF_RANGE_FOR_BIGINT);
     }
     let mut magnitude: i128 = 0;
     let count = digits.end - digits.first;
@@ -330,7 +334,7 @@ pub fn parse_i64_literal(literal: &str) -> Result<i64, &'static str> {
     } else {
         magnitude
     };
-    i64::try_from(value).map_err(|_| "out of range for bigint")
+    i64::try_from(value).map_err(|_| OUT_OF_RANGE_FOR_BIGINT)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::numeric::{encode_numeric, parse_i64_literal};
+use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::pg_type::PgType;
 use super::text::{
     check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
@@ -245,6 +245,11 @@ fn encode_payload(
             out.push(1);
             // jsonb also refuses a lone surrogate escape; catch it here so one value, not
             // the whole COPY, is refused.
+            // Both concern escapes: JSON without a backslash (most of it) skips both scans.
+            if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+                out.extend_from_slice(raw.as_bytes());
+                return Ok(());
+            }
             check_json_surrogates(raw)?;
             let (text, replaced) = sanitize_json_text_nul(raw);
             if replaced > 0 && !options.sanitize_nul {
@@ -309,7 +314,7 @@ fn encode_array(
 
 fn integer_literal(text: &str) -> Result<i64, ValueError> {
     parse_i64_literal(text).map_err(|reason| {
-        if reason.contains("out of range") {
+        if reason == OUT_OF_RANGE_FOR_BIGINT {
             ValueError::IntegerOverflow
         } else {
             ValueError::from(reason)
@@ -348,27 +353,36 @@ fn clean_text<'a>(
     Ok(text)
 }
 
+/// Whether `text` is one of `words`, ignoring ASCII case (without lower-casing a copy).
+fn is_any_of(text: &str, words: &[&str]) -> bool {
+    words.iter().any(|word| text.eq_ignore_ascii_case(word))
+}
+
 fn parse_float_text(text: &str) -> Result<f64, ValueError> {
-    match text.to_ascii_lowercase().as_str() {
-        "nan" => Ok(f64::NAN),
-        "infinity" | "inf" | "+infinity" => Ok(f64::INFINITY),
-        "-infinity" | "-inf" => Ok(f64::NEG_INFINITY),
-        _ => {
-            let value: f64 = text.parse().map_err(|_| "not a number")?;
-            if value.is_infinite() {
-                Err("out of range for double precision".into())
-            } else {
-                Ok(value)
-            }
-        }
+    if is_any_of(text, &["nan"]) {
+        return Ok(f64::NAN);
+    }
+    if is_any_of(text, &["infinity", "inf", "+infinity"]) {
+        return Ok(f64::INFINITY);
+    }
+    if is_any_of(text, &["-infinity", "-inf"]) {
+        return Ok(f64::NEG_INFINITY);
+    }
+    let value: f64 = text.parse().map_err(|_| "not a number")?;
+    if value.is_infinite() {
+        Err("out of range for double precision".into())
+    } else {
+        Ok(value)
     }
 }
 
 fn parse_bool_text(text: &str) -> Result<bool, ValueError> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "on" | "1" => Ok(true),
-        "false" | "f" | "no" | "n" | "off" | "0" => Ok(false),
-        _ => Err("expected a boolean".into()),
+    if is_any_of(text, &["true", "t", "yes", "y", "on", "1"]) {
+        Ok(true)
+    } else if is_any_of(text, &["false", "f", "no", "n", "off", "0"]) {
+        Ok(false)
+    } else {
+        Err("expected a boolean".into())
     }
 }
 

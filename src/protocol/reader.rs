@@ -84,14 +84,22 @@ impl LineReader {
 
     /// The next non-blank line, or `None` at end of input.
     pub fn next_line(&mut self) -> Result<Option<(u64, &str)>> {
-        match self.next_line_until(None)? {
+        match self.next_line_until(|| None)? {
             NextLine::Line(number, line) => Ok(Some((number, line))),
             NextLine::Timeout | NextLine::End => Ok(None),
         }
     }
 
-    /// The next non-blank line, waiting for input no later than `deadline`.
-    pub fn next_line_until(&mut self, deadline: Option<Instant>) -> Result<NextLine<'_>> {
+    /// The next non-blank line, waiting for input no later than the instant `deadline`
+    /// gives (`None`: as long as it takes). `deadline` is asked only when the line is not
+    /// already buffered, and at most once: the caller's answer may cost a walk over its
+    /// streams, which every line need not pay.
+    pub fn next_line_until(
+        &mut self,
+        deadline: impl FnOnce() -> Option<Instant>,
+    ) -> Result<NextLine<'_>> {
+        let mut ask = Some(deadline);
+        let mut deadline = None;
         // Find the line's bounds first and borrow the chunk only once, at the end: the
         // loop replaces the chunk, which a borrow held across iterations would forbid.
         let (number, start, end) = loop {
@@ -112,6 +120,9 @@ impl LineReader {
             }
             if self.finished {
                 return Ok(NextLine::End);
+            }
+            if let Some(ask) = ask.take() {
+                deadline = ask();
             }
             let received = match deadline {
                 None => self
@@ -293,7 +304,7 @@ mod tests {
         let mut reader = LineReader::from_reader(Silent, "silent".into()).unwrap();
         let deadline = Instant::now() + std::time::Duration::from_millis(50);
         assert_eq!(
-            reader.next_line_until(Some(deadline)).unwrap(),
+            reader.next_line_until(|| Some(deadline)).unwrap(),
             NextLine::Timeout
         );
     }
