@@ -19,6 +19,7 @@
 //!   BATCH, STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
 //! - [`error`] — the one error type, with exit codes and retry classification.
 //! - [`mage`] — Mage mode: its state file, its catalog, its config template.
+//! - [`percent`] — `%XX` decoding of connection and BATCH manifest URLs.
 //! - [`logging`] — text, JSON or Mage log lines and the summary; [`shutdown`] — SIGTERM/SIGINT;
 //!   [`fast_hash`] — the hasher of the per-record maps.
 //! - `fuzz` (tests only) — the mutation fuzzer over parsing, mapping and encoding.
@@ -36,6 +37,7 @@ mod fuzz;
 pub mod loader;
 pub mod logging;
 pub mod mage;
+pub mod percent;
 pub mod protocol;
 pub mod schema;
 pub mod shutdown;

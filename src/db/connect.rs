@@ -16,6 +16,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
 use crate::db::tls::{Tls, TlsConnector, TlsOptions};
 use crate::error::{is_transient_db_error, Error, Result};
+use crate::percent::{self, BadEscape};
 
 /// The pool of connections flush workers use.
 pub type Pool = r2d2::Pool<PostgresConnectionManager<TlsConnector>>;
@@ -206,23 +207,9 @@ fn take_tls_parameters(url: &str) -> Result<(String, UrlTlsParameters)> {
     Ok((driver_url, found))
 }
 
-/// Undoes `%XX` escapes (a `+` stays a `+`, as in libpq); `None` for a bad escape or
-/// invalid UTF-8.
+/// Undoes `%XX` escapes as libpq does; `None` for a bad escape or invalid UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(percent::decode(text, BadEscape::Refuse)?).ok()
 }
 
 /// Connects once, retrying while the server is unreachable, for at most the configured

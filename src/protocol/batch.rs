@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
+use crate::percent::{self, BadEscape};
 use crate::protocol::message::BatchCompression;
 use crate::protocol::reader::LineReader;
 
@@ -48,34 +49,9 @@ pub fn path_of_file_url(url: &str) -> Result<PathBuf, String> {
     if path.is_empty() {
         return Err("the URL names no file".into());
     }
-    Ok(path_from_bytes(percent_decode(path)))
-}
-
-/// `%XX` escapes decoded to bytes; a `%` not followed by two hex digits stays as it is
-/// (Python's `unquote`, which the SDK uses, does the same).
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while let Some(&byte) = bytes.get(index) {
-        let escaped = (byte == b'%')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(decoded) => {
-                out.push(decoded);
-                index += 3;
-            }
-            None => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    out
+    Ok(path_from_bytes(
+        percent::decode(path, BadEscape::Keep).unwrap_or_default(),
+    ))
 }
 
 #[cfg(unix)]
