@@ -1,0 +1,206 @@
+//! The validated layer: the raw config checked and turned into [`Settings`], with every
+//! default applied and every enumeration parsed.
+//!
+//! Values that would be unsafe as given are bounded here (durations to a day, parallelism to
+//! 64, flattening to 32 levels), so the rest of the program can use them without checks.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::raw::{type_error, RawConfig};
+use super::{InvalidRecords, LoadMethod, Settings};
+use crate::error::{Error, Result};
+
+impl RawConfig {
+    /// Validates everything into [`Settings`].
+    pub fn validate(&self) -> Result<Settings> {
+        let connection = self.connection()?;
+        let load_method = self.load_method()?;
+        let invalid_records = self.invalid_records()?;
+        let batch_size_rows = self.positive("batch_size_rows", 100_000)?;
+        // Bounded so that deadlines computed from it cannot overflow a clock (a day is far
+        // beyond any useful age).
+        let max_batch_age =
+            Duration::from_secs(self.positive("max_batch_age_seconds", 60)?.min(86_400) as u64);
+        let maximum_batch_size_mb = self.positive("maximum_batch_size_mb", 100)?;
+        let max_parallelism = self.max_parallelism()?;
+        Ok(Settings {
+            connection,
+            schema: self
+                .string("schema")?
+                .unwrap_or_else(|| "public".to_string()),
+            table: self.string("table")?.filter(|t| !t.is_empty()),
+            skip_schema_creation: self.boolean("skip_schema_creation")?.unwrap_or(false),
+            lower_case: self.boolean("lower_case")?.unwrap_or(true),
+            allow_reserved_words: self.boolean("allow_reserved_words")?.unwrap_or(false),
+            load_method,
+            batch_size_rows,
+            max_buffer_bytes: maximum_batch_size_mb.saturating_mul(1024 * 1024),
+            max_batch_age,
+            max_parallelism,
+            flush_all_streams: self.boolean("flush_all_streams")?.unwrap_or(false),
+            activate_version: self.boolean("activate_version")?.unwrap_or(true),
+            validate_records: self.boolean("validate_records")?.unwrap_or(false),
+            sanitize_null_text_characters: self
+                .boolean("sanitize_null_text_characters")?
+                .unwrap_or(true),
+            primary_key_required: self.boolean("primary_key_required")?.unwrap_or(false),
+            before_run_sql: self.string_list("before_run_sql")?,
+            after_run_sql: self.string_list("after_run_sql")?,
+            stream_name_split: self.boolean("stream_name_split")?.unwrap_or(true),
+            schema_mapping: self.schema_mapping()?,
+            add_record_metadata: self.boolean("add_record_metadata")?.unwrap_or(false),
+            hard_delete: self.boolean("hard_delete")?.unwrap_or(false),
+            invalid_records,
+            invalid_records_threshold: self
+                .integer("invalid_records_threshold")?
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+            flattening_max_level: self.flattening_max_level()?,
+            constant_columns: self.constant_columns()?,
+            mage_mode: false,
+            catalog: None,
+        })
+    }
+
+    /// `load_method`: upsert unless told otherwise.
+    fn load_method(&self) -> Result<LoadMethod> {
+        match self.string("load_method")?.as_deref() {
+            None | Some("upsert") => Ok(LoadMethod::Upsert),
+            Some("append-only") | Some("append_only") | Some("append") => {
+                Ok(LoadMethod::AppendOnly)
+            }
+            Some("overwrite") => Ok(LoadMethod::Overwrite),
+            Some(other) => Err(Error::config(
+                format!(
+                    "\"load_method\" must be append-only, upsert or overwrite, got \"{other}\""
+                ),
+                self.origin("load_method"),
+            )),
+        }
+    }
+
+    /// `invalid_records`: fail unless told otherwise.
+    fn invalid_records(&self) -> Result<InvalidRecords> {
+        match self.string("invalid_records")?.as_deref() {
+            None | Some("fail") => Ok(InvalidRecords::Fail),
+            Some("skip") => Ok(InvalidRecords::Skip),
+            Some("dead_letter") | Some("dead-letter") => Ok(InvalidRecords::DeadLetter),
+            Some(other) => Err(Error::config(
+                format!("\"invalid_records\" must be fail, skip or dead_letter, got \"{other}\""),
+                self.origin("invalid_records"),
+            )),
+        }
+    }
+
+    /// `max_parallelism`, with 0 or less meaning the machine's cores (2 to 16), at most 64.
+    fn max_parallelism(&self) -> Result<usize> {
+        Ok(match self.integer("max_parallelism")?.unwrap_or(4) {
+            n if n <= 0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .clamp(2, 16),
+            n => usize::try_from(n).unwrap_or(16).min(64),
+        })
+    }
+
+    /// `data_flattening_max_level` (0 to 32), unless Meltano's `flattening_enabled` is false.
+    fn flattening_max_level(&self) -> Result<usize> {
+        Ok(match self.boolean("flattening_enabled")? {
+            Some(false) => 0,
+            _ => self
+                .integer("data_flattening_max_level")?
+                .map_or(0, |n| usize::try_from(n.clamp(0, 32)).unwrap_or(0)),
+        })
+    }
+
+    /// Mage's `_streams`: only its `columns` object means something here (`partition_keys`
+    /// is for file destinations). Values are stored as text, as Mage types them.
+    fn constant_columns(&self) -> Result<Vec<(String, String)>> {
+        let Some(sourced) = self.get("_streams") else {
+            return Ok(Vec::new());
+        };
+        let columns = match &sourced.value {
+            Value::Object(streams) => streams.get("columns"),
+            other => return Err(type_error("_streams", "an object", other, &sourced.origin)),
+        };
+        match columns {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Object(columns)) => Ok(columns
+                .iter()
+                .map(|(name, value)| {
+                    let json_text = match value {
+                        Value::String(_) | Value::Null => value.to_string(),
+                        other => Value::String(other.to_string()).to_string(),
+                    };
+                    (name.clone(), json_text)
+                })
+                .collect()),
+            Some(other) => Err(type_error(
+                "_streams.columns",
+                "an object",
+                other,
+                &sourced.origin,
+            )),
+        }
+    }
+
+    /// pipelinewise's `schema_mapping`: (source schema, target schema) pairs.
+    fn schema_mapping(&self) -> Result<Vec<(String, String)>> {
+        let Some(sourced) = self.get("schema_mapping") else {
+            return Ok(Vec::new());
+        };
+        let Value::Object(mapping) = &sourced.value else {
+            return Err(type_error(
+                "schema_mapping",
+                "an object",
+                &sourced.value,
+                &sourced.origin,
+            ));
+        };
+        mapping
+            .iter()
+            .map(|(source, target)| {
+                match target.get("target_schema").and_then(Value::as_str) {
+                    Some(schema) => Ok((source.clone(), schema.to_string())),
+                    None => Err(Error::config(
+                        format!("\"schema_mapping\".\"{source}\" must be an object with a \"target_schema\" string"),
+                        &sourced.origin,
+                    )),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::raw;
+    use serde_json::json;
+
+    #[test]
+    fn huge_durations_are_capped_not_overflowed() {
+        let settings =
+            raw(json!({"max_batch_age_seconds": i64::MAX, "connect_timeout_seconds": i64::MAX}))
+                .validate()
+                .unwrap();
+        assert_eq!(settings.max_batch_age, Duration::from_secs(86_400));
+        assert_eq!(
+            settings.connection.connect_timeout,
+            Duration::from_secs(86_400)
+        );
+    }
+
+    #[test]
+    fn bad_load_method_is_a_config_error() {
+        let err = raw(json!({"load_method": "merge"})).validate().unwrap_err();
+        assert!(err.to_string().contains("load_method"), "{err}");
+    }
+
+    #[test]
+    fn automatic_parallelism_for_pipelinewise_zero() {
+        let settings = raw(json!({"max_parallelism": 0})).validate().unwrap();
+        assert!(settings.max_parallelism >= 2);
+    }
+}
