@@ -68,11 +68,11 @@ pub fn run(args: Args) -> Result<()> {
                 .into(),
         ));
     }
-    let mut settings = config::load(&sources)?;
-    settings.mage_mode = args.is_mage_mode();
-    if let Some(text) = &args.catalog_json {
-        settings.catalog = Some(mage::catalog::Catalog::parse(text)?);
-    }
+    let settings = config::load(&sources, args.is_mage_mode())?;
+    let catalog = match &args.catalog_json {
+        Some(text) => Some(mage::catalog::Catalog::parse(text)?),
+        None => None,
+    };
     if args.test_connection || args.mage_test_connection {
         if settings.mage_mode {
             log::info!("Testing connection...");
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let reader = LineReader::open(args.input_path())?;
     let shutdown = shutdown::Shutdown::install();
-    let summary = loader::run(&settings, reader, state_out, &shutdown)?;
+    let summary = loader::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
     logging::log_summary(&summary);
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::encode::value::{EncodeOptions, EncodeStats, ValueError};
 use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
 use crate::mage;
+use crate::mage::catalog::Catalog;
 use crate::protocol::batch::{open_batch_file, path_of_file_url, url_for_messages};
 use crate::protocol::message::{
     parse_message_into, walk_record, walk_record_line, BatchMessage, Message, RecordBody,
@@ -81,9 +82,11 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// Loads everything `reader` yields; states go to `state_out`.
+/// Loads everything `reader` yields; states go to `state_out`. `catalog` is Mage's
+/// `--catalog_json`.
 pub fn run(
     settings: &Settings,
+    catalog: Option<&Catalog>,
     reader: LineReader,
     state_out: Box<dyn StateOutput>,
     shutdown: &Shutdown,
@@ -121,6 +124,7 @@ pub fn run(
     );
     let mut loader = Loader {
         settings,
+        catalog,
         client,
         tables: Tables::default(),
         streams: FastMap::default(),
@@ -163,6 +167,8 @@ pub fn run(
 
 struct Loader<'s> {
     settings: &'s Settings,
+    /// Mage's `--catalog_json`, if given.
+    catalog: Option<&'s Catalog>,
     client: Client,
     tables: Tables,
     streams: FastMap<String, Stream>,
@@ -264,7 +270,7 @@ impl Loader<'_> {
     }
 
     fn on_schema(&mut self, mut message: SchemaMessage, line: u64) -> Result<()> {
-        if let Some(catalog) = &self.settings.catalog {
+        if let Some(catalog) = self.catalog {
             catalog.apply(&mut message);
         }
         if self
@@ -582,7 +588,7 @@ impl Loader<'_> {
     /// Mage: a stream of `--catalog_json` needs no SCHEMA message; its first RECORD or BATCH
     /// opens it from the catalog. (Without a catalog this costs one test per record.)
     fn open_from_catalog(&mut self, stream: &str, line: u64) -> Result<()> {
-        let Some(catalog) = &self.settings.catalog else {
+        let Some(catalog) = self.catalog else {
             return Ok(());
         };
         if self.streams.contains_key(stream) {

@@ -329,23 +329,25 @@ mod tests {
     fn meltano_ssl_enable_false_turns_the_other_ssl_settings_off() {
         let settings = raw(json!({"ssl_enable": false, "ssl_mode": "verify-full",
                                   "ssl_certificate_authority": "~/.postgresql/root.crl"}))
-        .validate()
+        .validate(false)
         .unwrap();
         assert_eq!(settings.connection.ssl_mode.as_str(), "prefer");
         assert!(settings.connection.ssl_root_cert.is_none());
-        let settings = raw(json!({"ssl_enable": true})).validate().unwrap();
+        let settings = raw(json!({"ssl_enable": true})).validate(false).unwrap();
         assert_eq!(settings.connection.ssl_mode.as_str(), "require");
-        let settings = raw(json!({"sslmode": "verify-ca"})).validate().unwrap();
+        let settings = raw(json!({"sslmode": "verify-ca"}))
+            .validate(false)
+            .unwrap();
         assert_eq!(settings.connection.ssl_mode.as_str(), "verify-ca");
     }
 
     #[test]
     fn sensitive_values_are_never_echoed() {
         let err = raw(json!({"url": "mysql://u:hunter2@h/d"}))
-            .validate()
+            .validate(false)
             .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
-        let settings = raw(json!({"password": "hunter2"})).validate().unwrap();
+        let settings = raw(json!({"password": "hunter2"})).validate(false).unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
 
@@ -358,7 +360,7 @@ mod tests {
             "ssl_client_certificate": " /etc/client.pem ",
             "ssl_client_private_key": key_text,
         }))
-        .validate()
+        .validate(false)
         .unwrap();
         let connection = &settings.connection;
         assert_eq!(connection.ssl_mode, SslMode::VerifyFull);

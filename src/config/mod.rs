@@ -92,10 +92,8 @@ pub struct Settings {
     pub constant_columns: Vec<(String, String)>,
     /// Started the way Mage starts destinations (any of its flags): `_mage_created_at` and
     /// `_mage_updated_at` columns, Mage's JSON values in strings, skipped non-JSON lines.
-    /// Set from the command line, not from a config key.
+    /// Given to [`load`] from the command line, not a config key.
     pub mage_mode: bool,
-    /// Mage's `--catalog_json` (from the command line).
-    pub catalog: Option<crate::mage::catalog::Catalog>,
 }
 
 /// The `invalid_records` policy.
@@ -122,8 +120,9 @@ pub enum Source {
     MageSettings(String),
 }
 
-/// Reads every source into validated settings.
-pub fn load(sources: &[Source]) -> Result<Settings> {
+/// Reads every source into validated settings; `mage_mode` says whether the command line
+/// started us the way Mage starts destinations.
+pub fn load(sources: &[Source], mage_mode: bool) -> Result<Settings> {
     let mut raw = RawConfig::default();
     for source in sources {
         match source {
@@ -133,7 +132,7 @@ pub fn load(sources: &[Source]) -> Result<Settings> {
             Source::MageSettings(path) => raw.merge_mage_settings(Path::new(path))?,
         }
     }
-    raw.validate()
+    raw.validate(mage_mode)
 }
 
 #[cfg(test)]
@@ -148,5 +147,14 @@ mod tests {
             raw.merge_object(map, "test.json");
         }
         raw
+    }
+
+    #[test]
+    fn load_returns_settings_complete_with_the_command_line_mode() {
+        let sources = [Source::JsonText(r#"{"schema": "s"}"#.to_string())];
+        let settings = load(&sources, true).unwrap();
+        assert!(settings.mage_mode);
+        assert_eq!(settings.schema, "s");
+        assert!(!load(&sources, false).unwrap().mage_mode);
     }
 }

@@ -265,7 +265,7 @@ mod tests {
             json!({"postgres_host": "db", "username": "u", "dbname": "d",
             "port": "6543", "default_target_schema": "raw"}),
         )
-        .validate()
+        .validate(false)
         .unwrap();
         assert_eq!(settings.connection.host, "db");
         assert_eq!(settings.connection.user, "u");
@@ -281,14 +281,14 @@ mod tests {
             json!({"postgres_schema": "b"}).as_object().unwrap().clone(),
             "second.json",
         );
-        let settings = config.validate().unwrap();
+        let settings = config.validate(false).unwrap();
         assert_eq!(settings.schema, "b");
         assert_eq!(settings.batch_size_rows, 5);
     }
 
     #[test]
     fn wrong_type_names_key_and_file() {
-        let err = raw(json!({"schema": 5})).validate().unwrap_err();
+        let err = raw(json!({"schema": 5})).validate(false).unwrap_err();
         assert_eq!(
             err.to_string(),
             "config: \"schema\" must be a string, got 5 (test.json)"
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn sensitive_values_are_never_echoed_in_type_errors() {
         let err = raw(json!({"password": {"secret": "hunter2"}}))
-            .validate()
+            .validate(false)
             .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
@@ -314,7 +314,7 @@ mod tests {
             "TARGET_POSTGRES_BEFORE_RUN_SQL" => Some("[\"select 1\"]".into()),
             _ => None,
         });
-        let settings = config.validate().unwrap();
+        let settings = config.validate(false).unwrap();
         assert_eq!(settings.connection.host, "envhost");
         assert_eq!(settings.connection.port, 7777);
         assert!(!settings.lower_case);

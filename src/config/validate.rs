@@ -13,8 +13,8 @@ use super::{InvalidRecords, LoadMethod, Settings};
 use crate::error::{Error, Result};
 
 impl RawConfig {
-    /// Validates everything into [`Settings`].
-    pub fn validate(&self) -> Result<Settings> {
+    /// Validates everything into [`Settings`]; `mage_mode` comes from the command line.
+    pub fn validate(&self, mage_mode: bool) -> Result<Settings> {
         let connection = self.connection()?;
         let load_method = self.load_method()?;
         let invalid_records = self.invalid_records()?;
@@ -58,8 +58,7 @@ impl RawConfig {
                 .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
             flattening_max_level: self.flattening_max_level()?,
             constant_columns: self.constant_columns()?,
-            mage_mode: false,
-            catalog: None,
+            mage_mode,
         })
     }
 
@@ -183,7 +182,7 @@ mod tests {
     fn huge_durations_are_capped_not_overflowed() {
         let settings =
             raw(json!({"max_batch_age_seconds": i64::MAX, "connect_timeout_seconds": i64::MAX}))
-                .validate()
+                .validate(false)
                 .unwrap();
         assert_eq!(settings.max_batch_age, Duration::from_secs(86_400));
         assert_eq!(
@@ -194,13 +193,15 @@ mod tests {
 
     #[test]
     fn bad_load_method_is_a_config_error() {
-        let err = raw(json!({"load_method": "merge"})).validate().unwrap_err();
+        let err = raw(json!({"load_method": "merge"}))
+            .validate(false)
+            .unwrap_err();
         assert!(err.to_string().contains("load_method"), "{err}");
     }
 
     #[test]
     fn automatic_parallelism_for_pipelinewise_zero() {
-        let settings = raw(json!({"max_parallelism": 0})).validate().unwrap();
+        let settings = raw(json!({"max_parallelism": 0})).validate(false).unwrap();
         assert!(settings.max_parallelism >= 2);
     }
 }
