@@ -45,19 +45,11 @@ use crate::stream::{
 };
 use crate::table::{TableModel, Tables, WantedColumn};
 
-/// A stream's buffer flushes once it holds this many bytes, even below `batch_size_rows`,
-/// so that encoding the next rows overlaps the COPY of these (override for experiments with
-/// `TARGET_POSTGRES_FLUSH_CHUNK_MB`).
-const FLUSH_CHUNK_BYTES: usize = 4 * 1024 * 1024;
-
 /// The reader's budget for all streams' buffers together, in flush chunks.
 const READER_BUDGET_CHUNKS: usize = 4;
 
 /// The size of a stream's first flush; later ones double up to the full chunk.
 const FIRST_CHUNK_BYTES: usize = 256 * 1024;
-
-/// How often a progress line is written during a long load.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// How often a silent input is interrupted to look for a stop signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(250);
@@ -100,10 +92,8 @@ pub fn run(
     }
     let pool = build_pool(endpoint, &settings.connection, settings.max_parallelism)?;
     let tracker = Arc::new(StateTracker::new(state_out));
-    let flush_chunk_bytes = std::env::var("TARGET_POSTGRES_FLUSH_CHUNK_MB")
-        .ok()
-        .and_then(|mb| mb.parse::<usize>().ok())
-        .map_or(FLUSH_CHUNK_BYTES, |mb| mb.max(1) * 1024 * 1024)
+    let flush_chunk_bytes = settings
+        .flush_chunk_bytes
         .min(settings.max_buffer_bytes / 4)
         .max(1);
     // Enough queued work to keep every connection busy with the next chunk ready, and no
@@ -147,11 +137,7 @@ pub fn run(
         set_aside_by_stream: FastMap::default(),
         started: Instant::now(),
         last_progress: Instant::now(),
-        // Overridable so a test can see progress lines without a long load.
-        progress_every: std::env::var("TARGET_POSTGRES_PROGRESS_SECONDS")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .map_or(PROGRESS_EVERY, Duration::from_secs),
+        progress_every: settings.progress_interval,
         fills_metadata: settings.add_record_metadata
             || settings.mage_mode
             || !settings.constant_columns.is_empty(),

@@ -58,10 +58,15 @@ pub struct Settings {
     pub max_buffer_bytes: usize,
     /// Longest a buffered row waits for its flush.
     pub max_batch_age: Duration,
+    /// A stream's buffer flushes at this many bytes even below `batch_size_rows`, so that
+    /// encoding overlaps the COPY (`flush_chunk_mb`).
+    pub flush_chunk_bytes: usize,
     /// Flush workers and pooled connections.
     pub max_parallelism: usize,
     /// A full stream flushes every stream.
     pub flush_all_streams: bool,
+    /// Time between progress lines (zero: one at every check).
+    pub progress_interval: Duration,
     /// Obey ACTIVATE_VERSION.
     pub activate_version: bool,
     /// Validate records against their JSON Schema.

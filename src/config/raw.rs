@@ -215,6 +215,19 @@ impl RawConfig {
             .unwrap_or_else(|| "default".to_string())
     }
 
+    /// A whole number of zero or more, else `default` when unset.
+    pub(super) fn non_negative(&self, name: &str, default: u64) -> Result<u64> {
+        match self.integer(name)? {
+            None => Ok(default),
+            Some(n) => u64::try_from(n).map_err(|_| {
+                Error::config(
+                    format!("\"{name}\" must be zero or more, got {n}"),
+                    self.origin(name),
+                )
+            }),
+        }
+    }
+
     /// A whole number above zero, else `default` when unset.
     pub(super) fn positive(&self, name: &str, default: usize) -> Result<usize> {
         match self.integer(name)? {

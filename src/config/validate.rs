@@ -24,6 +24,7 @@ impl RawConfig {
         let max_batch_age =
             Duration::from_secs(self.positive("max_batch_age_seconds", 60)?.min(86_400) as u64);
         let maximum_batch_size_mb = self.positive("maximum_batch_size_mb", 100)?;
+        let flush_chunk_mb = self.positive("flush_chunk_mb", 4)?;
         let max_parallelism = self.max_parallelism()?;
         Ok(Settings {
             connection,
@@ -38,8 +39,13 @@ impl RawConfig {
             batch_size_rows,
             max_buffer_bytes: maximum_batch_size_mb.saturating_mul(1024 * 1024),
             max_batch_age,
+            flush_chunk_bytes: flush_chunk_mb.saturating_mul(1024 * 1024),
             max_parallelism,
             flush_all_streams: self.boolean("flush_all_streams")?.unwrap_or(false),
+            progress_interval: Duration::from_secs(
+                self.non_negative("progress_interval_seconds", 5)?
+                    .min(86_400),
+            ),
             activate_version: self.boolean("activate_version")?.unwrap_or(true),
             validate_records: self.boolean("validate_records")?.unwrap_or(false),
             sanitize_null_text_characters: self
@@ -180,14 +186,39 @@ mod tests {
 
     #[test]
     fn huge_durations_are_capped_not_overflowed() {
-        let settings =
-            raw(json!({"max_batch_age_seconds": i64::MAX, "connect_timeout_seconds": i64::MAX}))
-                .validate(false)
-                .unwrap();
+        let settings = raw(json!({"max_batch_age_seconds": i64::MAX,
+                                  "connect_timeout_seconds": i64::MAX,
+                                  "progress_interval_seconds": i64::MAX}))
+        .validate(false)
+        .unwrap();
         assert_eq!(settings.max_batch_age, Duration::from_secs(86_400));
         assert_eq!(
             settings.connection.connect_timeout,
             Duration::from_secs(86_400)
+        );
+        assert_eq!(settings.progress_interval, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn flush_chunk_and_progress_interval_are_settings() {
+        let settings = raw(json!({})).validate(false).unwrap();
+        assert_eq!(settings.flush_chunk_bytes, 4 * 1024 * 1024);
+        assert_eq!(settings.progress_interval, Duration::from_secs(5));
+        let settings = raw(json!({"flush_chunk_mb": "16", "progress_interval_seconds": 0}))
+            .validate(false)
+            .unwrap();
+        assert_eq!(settings.flush_chunk_bytes, 16 * 1024 * 1024);
+        assert_eq!(settings.progress_interval, Duration::ZERO);
+        let err = raw(json!({"flush_chunk_mb": 0}))
+            .validate(false)
+            .unwrap_err();
+        assert!(err.to_string().contains("\"flush_chunk_mb\""), "{err}");
+        let err = raw(json!({"progress_interval_seconds": -1}))
+            .validate(false)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("\"progress_interval_seconds\""),
+            "{err}"
         );
     }
 

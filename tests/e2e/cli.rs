@@ -658,14 +658,11 @@ fn long_loads_report_progress_and_a_summary_per_stream() {
     lines.push(record("a", json!({"id": "bad"})));
     let config = merged(
         base_config(&schema),
-        json!({"batch_size_rows": 500, "invalid_records": "skip"}),
+        json!({"batch_size_rows": 500, "invalid_records": "skip",
+               "progress_interval_seconds": 0}),
     );
     let file = TempFile::new(".json", config.to_string().as_bytes());
-    let out = run_args(
-        &["--config", &file.arg()],
-        jsonl(&lines).as_bytes(),
-        &[("TARGET_POSTGRES_PROGRESS_SECONDS", "0")],
-    );
+    let out = run_args(&["--config", &file.arg()], jsonl(&lines).as_bytes(), &[]);
     out.assert_success();
     let progress = out.stderr_lines_with("progress:");
     assert!(!progress.is_empty(), "{out}");
