@@ -1,4 +1,4 @@
-//! Command-line arguments (the raw layer; `config.rs` validates what they point at).
+//! Command-line arguments (the raw layer; `config` validates what they point at).
 
 use std::path::PathBuf;
 
