@@ -15,10 +15,10 @@ use postgres::Client;
 
 use crate::db::catalog::{read_table, schema_exists, CatalogTable};
 use crate::db::sql;
-use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
 use crate::schema::evolution::{column_change, ColumnChange};
 use crate::schema::naming::{fit_identifier, qualified_name};
+use crate::schema::pg_type::PgType;
 
 /// One column of the model: what the catalog says of it, kept up to date by our DDL.
 pub use crate::db::catalog::CatalogColumn as TableColumn;

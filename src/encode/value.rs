@@ -10,11 +10,11 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
-use super::pg_type::PgType;
 use super::text::{
     check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
 };
 use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
+use crate::schema::pg_type::PgType;
 
 /// Why a value could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
