@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::catalog::{read_table, schema_exists, CatalogTable};
@@ -386,10 +387,8 @@ fn create_schema(client: &mut Client, schema: &str) -> Result<()> {
     match client.batch_execute(&sql::create_schema(schema)) {
         Ok(()) => Ok(()),
         Err(error)
-            if matches!(
-                error.code().map(|c| c.code()),
-                Some("23505") | Some("42P06")
-            ) =>
+            if error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                || error.code() == Some(&SqlState::DUPLICATE_SCHEMA) =>
         {
             Ok(())
         }

@@ -3,16 +3,19 @@
 //!
 //! The job owns its bytes, so a transient failure (lost connection, server restart,
 //! serialization failure, deadlock) rolls back and replays the very same bytes: nothing is
-//! lost or doubled. Data errors are never retried.
+//! lost or doubled. Data errors are never retried; [`super::retry`] decides which are
+//! transient.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::connect::Pool;
+use crate::db::retry::{is_ddl_race, is_transient};
 use crate::db::sql::{self, MergeSql};
 use crate::encode::{COPY_HEADER, COPY_TRAILER};
 use crate::error::{Error, Result};
@@ -148,7 +151,7 @@ impl FlushJob {
                     );
                 }
                 Err((step, error)) => {
-                    let retry = error.is_transient() || (step == Step::Ddl && is_ddl_race(&error));
+                    let retry = is_transient(&error) || (step == Step::Ddl && is_ddl_race(&error));
                     if !retry || attempt >= MAX_ATTEMPTS {
                         return Err(error);
                     }
@@ -209,7 +212,7 @@ impl FlushJob {
                         .filter(|d| d.enabled.load(Ordering::Acquire))
                     {
                         copy_rows(&mut transaction, &direct.copy, &self.rows).map_err(|e| {
-                            let step = if e.code().map(|c| c.code()) == Some("23505") {
+                            let step = if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
                                 // A key from an earlier flush: the caller turns the direct
                                 // path off and replays this flush as a merge.
                                 direct.enabled.store(false, Ordering::Release);
@@ -277,13 +280,4 @@ fn copy_rows(
         Ok(()) => writer.finish(),
         Err(_) => writer.finish(),
     }
-}
-
-/// Two runs creating the same schema, table or column at once: the loser sees one of these
-/// and succeeds on replay, where `IF NOT EXISTS` then finds the object.
-fn is_ddl_race(error: &Error) -> bool {
-    matches!(
-        error.sql_state(),
-        Some("23505") | Some("42P07") | Some("42710") | Some("42701") | Some("XX000")
-    )
 }
