@@ -168,33 +168,23 @@ impl FlushJob {
         }
     }
 
+    /// What we were doing, naming the table, stream and lines, for an error message.
+    fn context(&self, what: &str) -> String {
+        format!(
+            "{what} table {} (stream \"{}\", lines {}-{})",
+            self.table, self.stream, self.lines.0, self.lines.1
+        )
+    }
+
+    /// A driver error of a data step, with what we were doing.
+    fn data_error(&self, what: &str, error: postgres::Error) -> (Step, Error) {
+        (Step::Data, Error::db(self.context(what), error))
+    }
+
     fn run_once(&self, client: &mut Client) -> Result<FlushCounts, (Step, Error)> {
-        let context = |what: &str| {
-            format!(
-                "{what} table {} (stream \"{}\", lines {}-{})",
-                self.table, self.stream, self.lines.0, self.lines.1
-            )
-        };
-        let data = |what: &'static str| {
-            let context = &context;
-            move |e| (Step::Data, Error::db(context(what), e))
-        };
+        let data = |what: &'static str| move |e| self.data_error(what, e);
         let mut transaction = client.transaction().map_err(data("beginning a flush of"))?;
-        for statement in &self.ddl {
-            transaction.batch_execute(statement).map_err(|e| {
-                // Only idempotent DDL may have lost a race to a concurrent run; a failed
-                // ALTER (a primary key over duplicate rows, say) is the user's to fix.
-                let step = if sql::is_idempotent_ddl(statement) {
-                    Step::Ddl
-                } else {
-                    Step::Data
-                };
-                (
-                    step,
-                    Error::db(format!("{}: {statement}", context("changing")), e),
-                )
-            })?;
-        }
+        self.run_ddl(&mut transaction)?;
         let counts = if self.row_count == 0 {
             FlushCounts::default()
         } else {
@@ -220,7 +210,7 @@ impl FlushJob {
                             } else {
                                 Step::Data
                             };
-                            (step, Error::db(context("copying into"), e))
+                            (step, Error::db(self.context("copying into"), e))
                         })?;
                         transaction.commit().map_err(data("committing"))?;
                         return Ok(FlushCounts {
@@ -228,34 +218,65 @@ impl FlushJob {
                             ..FlushCounts::default()
                         });
                     }
-                    transaction
-                        .batch_execute(&merge.create_stage)
-                        .map_err(data("staging rows for"))?;
-                    copy_rows(&mut transaction, &merge.copy_stage, &self.rows)
-                        .map_err(data("copying into the stage of"))?;
-                    let (inserted, updated) = transaction
-                        .query_one(merge.merge.as_str(), &[])
-                        .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
-                        .map_err(data("merging into"))?;
-                    let deleted = match &merge.delete {
-                        Some(delete) => transaction
-                            .query_one(delete.as_str(), &[])
-                            .and_then(|row| row.try_get::<_, i64>(0))
-                            .map_err(data("deleting from"))?,
-                        None => 0,
-                    };
-                    FlushCounts {
-                        inserted: inserted.max(0) as u64,
-                        updated: updated.max(0) as u64,
-                        deleted: deleted.max(0) as u64,
-                    }
+                    self.merge_staged(&mut transaction, merge)?
                 }
             }
         };
         transaction
             .commit()
-            .map_err(|e| (Step::Commit, Error::db(context("committing"), e)))?;
+            .map_err(|e| (Step::Commit, Error::db(self.context("committing"), e)))?;
         Ok(counts)
+    }
+
+    /// Runs the job's pending DDL in the flush's transaction.
+    fn run_ddl(&self, transaction: &mut postgres::Transaction<'_>) -> Result<(), (Step, Error)> {
+        for statement in &self.ddl {
+            transaction.batch_execute(statement).map_err(|e| {
+                // Only idempotent DDL may have lost a race to a concurrent run; a failed
+                // ALTER (a primary key over duplicate rows, say) is the user's to fix.
+                let step = if sql::is_idempotent_ddl(statement) {
+                    Step::Ddl
+                } else {
+                    Step::Data
+                };
+                (
+                    step,
+                    Error::db(format!("{}: {statement}", self.context("changing")), e),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// COPYs the rows into a stage and merges them into the table by key; under hard deletes
+    /// the keys of rows marked deleted are deleted instead.
+    fn merge_staged(
+        &self,
+        transaction: &mut postgres::Transaction<'_>,
+        merge: &MergeSql,
+    ) -> Result<FlushCounts, (Step, Error)> {
+        let data = |what: &'static str| move |e| self.data_error(what, e);
+        transaction
+            .batch_execute(&merge.create_stage)
+            .map_err(data("staging rows for"))?;
+        copy_rows(transaction, &merge.copy_stage, &self.rows)
+            .map_err(data("copying into the stage of"))?;
+        let (inserted, updated) = transaction
+            .query_one(merge.merge.as_str(), &[])
+            .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
+            .map_err(data("merging into"))?;
+        let deleted = match &merge.delete {
+            Some(delete) => transaction
+                .query_one(delete.as_str(), &[])
+                .and_then(|row| row.try_get::<_, i64>(0))
+                .map_err(data("deleting from"))?,
+            None => 0,
+        };
+        Ok(FlushCounts {
+            inserted: inserted.max(0) as u64,
+            updated: updated.max(0) as u64,
+            deleted: deleted.max(0) as u64,
+        })
     }
 }
 
