@@ -3,8 +3,9 @@
 //! Every failure a user can meet ends up here, carrying what they need to fix it: the
 //! input line, the stream, the column and a shortened value for data errors; the table,
 //! SQLSTATE and server message for database errors; the key and the file for config
-//! errors. [`Error::exit_code`] maps each kind to the process exit code of SPEC §1 and
-//! [`Error::is_transient`] tells the flush retry loop which failures are worth replaying.
+//! errors. [`Error::exit_code`] maps each kind to the process exit code of SPEC §1. Which
+//! failures are worth replaying is the database layer's call (`db::retry`): this module
+//! imports no other layer of the crate.
 
 use std::fmt;
 
@@ -163,16 +164,6 @@ impl Error {
         }
     }
 
-    /// Whether replaying the same work could succeed: lost connections, server restarts,
-    /// serialization failures and deadlocks. Data errors are never transient.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Error::Database { source, .. } => is_transient_db_error(source),
-            Error::Pool { .. } => true,
-            _ => false,
-        }
-    }
-
     /// A config error naming the key and where it came from.
     pub fn config(message: impl Into<String>, origin: impl Into<String>) -> Error {
         Error::Config {
@@ -220,34 +211,6 @@ impl Error {
         match self {
             Error::Database { source, .. } => source.code().map(|c| c.code()),
             _ => None,
-        }
-    }
-}
-
-/// Driver errors that a rollback and a replay may cure.
-pub fn is_transient_db_error(error: &postgres::Error) -> bool {
-    // A refused certificate or a server without TLS stays so however often we ask.
-    if crate::db::tls::is_tls_refusal(error) {
-        return false;
-    }
-    if error.is_closed() {
-        return true;
-    }
-    match error.code() {
-        // No SQLSTATE: an I/O failure underneath the protocol.
-        None => error.as_db_error().is_none(),
-        Some(code) => {
-            let code = code.code();
-            // 08: connection exceptions; 40001 serialization failure; 40P01 deadlock;
-            // 57P01..57P03: admin shutdown, crash shutdown, cannot connect now;
-            // 53300 too many connections.
-            code.starts_with("08")
-                || code == "40001"
-                || code == "40P01"
-                || code == "57P01"
-                || code == "57P02"
-                || code == "57P03"
-                || code == "53300"
         }
     }
 }

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats};
 use crate::protocol::batch::path_of_file_url;
-use crate::protocol::message::{parse_message, walk_record_line, Message, RecordBody, RecordSlots};
+use crate::protocol::message::{parse_message, Message, RecordBody};
+use crate::protocol::walk::{walk_record_line, RecordSlots};
 use crate::schema::naming::{clean_name, unique_names, NamingOptions};
+use crate::schema::pg_type::PgType;
 use crate::schema::types::column_type_for;
 
 /// Lines the mutations start from.

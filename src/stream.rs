@@ -13,11 +13,11 @@ use crate::config::LoadMethod;
 use crate::db::flush::{DirectCopy, WriteMode};
 use crate::db::sql::{self, MergeRole, OnConflict, SqlColumn};
 use crate::encode::begin_tuple;
-use crate::encode::pg_type::PgType;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
 use crate::error::excerpt;
 use crate::fast_hash::FastMap;
 use crate::protocol::message::RecordSlots;
+use crate::schema::pg_type::PgType;
 use crate::sink::Batch;
 use crate::table::TableModel;
 

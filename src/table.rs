@@ -11,14 +11,15 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::catalog::{read_table, schema_exists, CatalogTable};
 use crate::db::sql;
-use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
 use crate::schema::evolution::{column_change, ColumnChange};
 use crate::schema::naming::{fit_identifier, qualified_name};
+use crate::schema::pg_type::PgType;
 
 /// One column of the model: what the catalog says of it, kept up to date by our DDL.
 pub use crate::db::catalog::CatalogColumn as TableColumn;
@@ -386,10 +387,8 @@ fn create_schema(client: &mut Client, schema: &str) -> Result<()> {
     match client.batch_execute(&sql::create_schema(schema)) {
         Ok(()) => Ok(()),
         Err(error)
-            if matches!(
-                error.code().map(|c| c.code()),
-                Some("23505") | Some("42P06")
-            ) =>
+            if error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                || error.code() == Some(&SqlState::DUPLICATE_SCHEMA) =>
         {
             Ok(())
         }

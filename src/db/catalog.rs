@@ -6,9 +6,9 @@
 
 use postgres::Client;
 
-use crate::encode::pg_type::PgType;
 use crate::error::{Error, Result};
 use crate::schema::naming::qualified_name;
+use crate::schema::pg_type::PgType;
 
 /// One column as the catalog describes it (also the run's model of a column: see
 /// [`crate::table`]).

@@ -14,8 +14,9 @@ use postgres::Client;
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
+use crate::db::retry::is_transient_db_error;
 use crate::db::tls::{Tls, TlsConnector, TlsOptions};
-use crate::error::{is_transient_db_error, Error, Result};
+use crate::error::{Error, Result};
 use crate::percent::{self, BadEscape};
 
 /// The pool of connections flush workers use.

@@ -3,16 +3,19 @@
 //!
 //! The job owns its bytes, so a transient failure (lost connection, server restart,
 //! serialization failure, deadlock) rolls back and replays the very same bytes: nothing is
-//! lost or doubled. Data errors are never retried.
+//! lost or doubled. Data errors are never retried; [`super::retry`] decides which are
+//! transient.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::connect::Pool;
+use crate::db::retry::{is_ddl_race, is_transient};
 use crate::db::sql::{self, MergeSql};
 use crate::encode::{COPY_HEADER, COPY_TRAILER};
 use crate::error::{Error, Result};
@@ -148,7 +151,7 @@ impl FlushJob {
                     );
                 }
                 Err((step, error)) => {
-                    let retry = error.is_transient() || (step == Step::Ddl && is_ddl_race(&error));
+                    let retry = is_transient(&error) || (step == Step::Ddl && is_ddl_race(&error));
                     if !retry || attempt >= MAX_ATTEMPTS {
                         return Err(error);
                     }
@@ -165,33 +168,23 @@ impl FlushJob {
         }
     }
 
+    /// What we were doing, naming the table, stream and lines, for an error message.
+    fn context(&self, what: &str) -> String {
+        format!(
+            "{what} table {} (stream \"{}\", lines {}-{})",
+            self.table, self.stream, self.lines.0, self.lines.1
+        )
+    }
+
+    /// A driver error of a data step, with what we were doing.
+    fn data_error(&self, what: &str, error: postgres::Error) -> (Step, Error) {
+        (Step::Data, Error::db(self.context(what), error))
+    }
+
     fn run_once(&self, client: &mut Client) -> Result<FlushCounts, (Step, Error)> {
-        let context = |what: &str| {
-            format!(
-                "{what} table {} (stream \"{}\", lines {}-{})",
-                self.table, self.stream, self.lines.0, self.lines.1
-            )
-        };
-        let data = |what: &'static str| {
-            let context = &context;
-            move |e| (Step::Data, Error::db(context(what), e))
-        };
+        let data = |what: &'static str| move |e| self.data_error(what, e);
         let mut transaction = client.transaction().map_err(data("beginning a flush of"))?;
-        for statement in &self.ddl {
-            transaction.batch_execute(statement).map_err(|e| {
-                // Only idempotent DDL may have lost a race to a concurrent run; a failed
-                // ALTER (a primary key over duplicate rows, say) is the user's to fix.
-                let step = if sql::is_idempotent_ddl(statement) {
-                    Step::Ddl
-                } else {
-                    Step::Data
-                };
-                (
-                    step,
-                    Error::db(format!("{}: {statement}", context("changing")), e),
-                )
-            })?;
-        }
+        self.run_ddl(&mut transaction)?;
         let counts = if self.row_count == 0 {
             FlushCounts::default()
         } else {
@@ -209,7 +202,7 @@ impl FlushJob {
                         .filter(|d| d.enabled.load(Ordering::Acquire))
                     {
                         copy_rows(&mut transaction, &direct.copy, &self.rows).map_err(|e| {
-                            let step = if e.code().map(|c| c.code()) == Some("23505") {
+                            let step = if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
                                 // A key from an earlier flush: the caller turns the direct
                                 // path off and replays this flush as a merge.
                                 direct.enabled.store(false, Ordering::Release);
@@ -217,7 +210,7 @@ impl FlushJob {
                             } else {
                                 Step::Data
                             };
-                            (step, Error::db(context("copying into"), e))
+                            (step, Error::db(self.context("copying into"), e))
                         })?;
                         transaction.commit().map_err(data("committing"))?;
                         return Ok(FlushCounts {
@@ -225,34 +218,65 @@ impl FlushJob {
                             ..FlushCounts::default()
                         });
                     }
-                    transaction
-                        .batch_execute(&merge.create_stage)
-                        .map_err(data("staging rows for"))?;
-                    copy_rows(&mut transaction, &merge.copy_stage, &self.rows)
-                        .map_err(data("copying into the stage of"))?;
-                    let (inserted, updated) = transaction
-                        .query_one(merge.merge.as_str(), &[])
-                        .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
-                        .map_err(data("merging into"))?;
-                    let deleted = match &merge.delete {
-                        Some(delete) => transaction
-                            .query_one(delete.as_str(), &[])
-                            .and_then(|row| row.try_get::<_, i64>(0))
-                            .map_err(data("deleting from"))?,
-                        None => 0,
-                    };
-                    FlushCounts {
-                        inserted: inserted.max(0) as u64,
-                        updated: updated.max(0) as u64,
-                        deleted: deleted.max(0) as u64,
-                    }
+                    self.merge_staged(&mut transaction, merge)?
                 }
             }
         };
         transaction
             .commit()
-            .map_err(|e| (Step::Commit, Error::db(context("committing"), e)))?;
+            .map_err(|e| (Step::Commit, Error::db(self.context("committing"), e)))?;
         Ok(counts)
+    }
+
+    /// Runs the job's pending DDL in the flush's transaction.
+    fn run_ddl(&self, transaction: &mut postgres::Transaction<'_>) -> Result<(), (Step, Error)> {
+        for statement in &self.ddl {
+            transaction.batch_execute(statement).map_err(|e| {
+                // Only idempotent DDL may have lost a race to a concurrent run; a failed
+                // ALTER (a primary key over duplicate rows, say) is the user's to fix.
+                let step = if sql::is_idempotent_ddl(statement) {
+                    Step::Ddl
+                } else {
+                    Step::Data
+                };
+                (
+                    step,
+                    Error::db(format!("{}: {statement}", self.context("changing")), e),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// COPYs the rows into a stage and merges them into the table by key; under hard deletes
+    /// the keys of rows marked deleted are deleted instead.
+    fn merge_staged(
+        &self,
+        transaction: &mut postgres::Transaction<'_>,
+        merge: &MergeSql,
+    ) -> Result<FlushCounts, (Step, Error)> {
+        let data = |what: &'static str| move |e| self.data_error(what, e);
+        transaction
+            .batch_execute(&merge.create_stage)
+            .map_err(data("staging rows for"))?;
+        copy_rows(transaction, &merge.copy_stage, &self.rows)
+            .map_err(data("copying into the stage of"))?;
+        let (inserted, updated) = transaction
+            .query_one(merge.merge.as_str(), &[])
+            .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
+            .map_err(data("merging into"))?;
+        let deleted = match &merge.delete {
+            Some(delete) => transaction
+                .query_one(delete.as_str(), &[])
+                .and_then(|row| row.try_get::<_, i64>(0))
+                .map_err(data("deleting from"))?,
+            None => 0,
+        };
+        Ok(FlushCounts {
+            inserted: inserted.max(0) as u64,
+            updated: updated.max(0) as u64,
+            deleted: deleted.max(0) as u64,
+        })
     }
 }
 
@@ -277,13 +301,4 @@ fn copy_rows(
         Ok(()) => writer.finish(),
         Err(_) => writer.finish(),
     }
-}
-
-/// Two runs creating the same schema, table or column at once: the loser sees one of these
-/// and succeeds on replay, where `IF NOT EXISTS` then finds the object.
-fn is_ddl_race(error: &Error) -> bool {
-    matches!(
-        error.sql_state(),
-        Some("23505") | Some("42P07") | Some("42710") | Some("42701") | Some("XX000")
-    )
 }

@@ -1,8 +1,10 @@
-//! The PostgreSQL side: connections and TLS, catalog reads, SQL text, flushes and their workers.
+//! The PostgreSQL side: connections and TLS, catalog reads, SQL text, flushes and their
+//! workers, and which failures a flush or a connection attempt retries.
 
 pub mod catalog;
 pub mod connect;
 pub mod flush;
+pub mod retry;
 pub mod sql;
 pub mod tls;
 pub mod workers;

@@ -5,7 +5,6 @@
 //! read time, straight into the buffer that later goes on the wire.
 
 pub mod numeric;
-pub mod pg_type;
 pub mod text;
 pub mod time;
 pub mod value;

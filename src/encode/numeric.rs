@@ -5,9 +5,12 @@
 //! stops at 28 digits), so the literal is converted straight into the bytes `numeric_send`
 //! produces: a header (`ndigits`, `weight`, `sign`, `dscale`) followed by base-10000 digits.
 //! The conversion is exact for any number of digits, keeps the literal's display scale
-//! (`1.50` stays `1.50`), and allocates nothing beyond the bytes it appends. The same parser
+//! (`1.50` stays `1.50`), and allocates nothing beyond the bytes it appends. The literal is
+//! split by [`crate::schema::number`], the parser schema bounds use too; the same split
 //! also decides whether a literal is an integer and reads it as an `i64` for `bigint` columns,
 //! so `3.0` and `1e3` load into integer columns while `1.5` is refused instead of truncated.
+
+use crate::schema::number::{parse_literal, Literal};
 
 /// Sign word of a positive (or zero) `numeric`.
 const SIGN_POS: u16 = 0x0000;
@@ -30,147 +33,6 @@ const OUT_OF_RANGE: &str = "out of range for numeric";
 /// Powers of ten for a decimal digit's place inside one base-10000 digit.
 const PLACE: [i16; 4] = [1, 10, 100, 1000];
 
-/// A literal split into its parts, borrowing the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Literal<'a> {
-    /// `NaN`, any case.
-    NaN,
-    /// `Infinity`/`inf`, signed.
-    Infinity {
-        /// True for `-Infinity`.
-        negative: bool,
-    },
-    /// A finite decimal: `sign int . frac e exp`.
-    Finite(Finite<'a>),
-}
-
-/// The parts of a finite literal. Its value is `±0.{int}{frac} × 10^(int.len() + exp)`;
-/// leading and trailing zeros are still in the slices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Finite<'a> {
-    /// True when the literal starts with `-`.
-    negative: bool,
-    /// ASCII digits before the point (may be empty, as in `.5`).
-    int: &'a [u8],
-    /// ASCII digits after the point (may be empty, as in `5.` or `5`).
-    frac: &'a [u8],
-    /// The exponent, saturated to the `i64` range: anything that large is out of range for
-    /// `numeric` anyway (or is a zero, whose exponent only matters through `dscale`).
-    exp: i64,
-}
-
-/// The significant digits of a finite literal and where they sit.
-#[derive(Debug, Clone, Copy)]
-struct Digits {
-    /// Index (into `int ++ frac`) of the first nonzero digit.
-    first: usize,
-    /// Index one past the last nonzero digit; `first == end` means the value is zero.
-    end: usize,
-    /// Number of digits before the decimal point once the exponent is applied: the digit at
-    /// index `k` has decimal exponent `point - 1 - k`. Can be negative or beyond `usize`.
-    point: i128,
-}
-
-impl Finite<'_> {
-    /// Locates the significant digits.
-    fn digits(self) -> Digits {
-        let nonzero = |d: &u8| *d != b'0';
-        let int_len = self.int.len();
-        let first = match self.int.iter().position(nonzero) {
-            Some(i) => i,
-            None => match self.frac.iter().position(nonzero) {
-                Some(j) => int_len + j,
-                None => int_len + self.frac.len(),
-            },
-        };
-        let end = match self.frac.iter().rposition(nonzero) {
-            Some(j) => int_len + j + 1,
-            None => match self.int.iter().rposition(nonzero) {
-                Some(i) => i + 1,
-                None => first,
-            },
-        };
-        // Lengths of a &str are below isize::MAX and the exponent is an i64, so the sum
-        // cannot overflow an i128.
-        let point = self.int.len() as i128 + i128::from(self.exp);
-        Digits { first, end, point }
-    }
-
-    /// Digits after the decimal point once the exponent is applied, as PostgreSQL counts
-    /// them for `dscale`: never negative.
-    fn display_scale(&self) -> i128 {
-        (self.frac.len() as i128 - i128::from(self.exp)).max(0)
-    }
-}
-
-/// Case-insensitive ASCII comparison of a byte string with a lowercase word.
-fn eq_word(bytes: &[u8], word: &[u8]) -> bool {
-    bytes.eq_ignore_ascii_case(word)
-}
-
-/// Splits off the leading run of ASCII digits.
-fn take_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    bytes.split_at(n)
-}
-
-/// Parses a literal without looking at its value. Accepts what JSON writes for numbers plus
-/// the forms PostgreSQL's `numeric` input accepts from strings: a leading `+`, leading zeros,
-/// `.5`, `5.`, and the words `NaN`, `Infinity` and `inf`.
-fn parse(literal: &str) -> Result<Literal<'_>, &'static str> {
-    let bytes = literal.as_bytes();
-    if eq_word(bytes, b"nan") {
-        return Ok(Literal::NaN);
-    }
-    let (negative, rest) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, bytes),
-    };
-    if eq_word(rest, b"infinity") || eq_word(rest, b"inf") {
-        return Ok(Literal::Infinity { negative });
-    }
-    let (int, rest) = take_digits(rest);
-    let (frac, rest) = match rest.split_first() {
-        Some((b'.', after)) => take_digits(after),
-        _ => (&rest[..0], rest),
-    };
-    if int.is_empty() && frac.is_empty() {
-        return Err(NOT_A_NUMBER);
-    }
-    let exp = match rest.split_first() {
-        None => 0,
-        Some((b'e' | b'E', after)) => parse_exponent(after)?,
-        Some(_) => return Err(NOT_A_NUMBER),
-    };
-    Ok(Literal::Finite(Finite {
-        negative,
-        int,
-        frac,
-        exp,
-    }))
-}
-
-/// Parses `[+-]digits` to the end of the input, saturating at the `i64` bounds.
-fn parse_exponent(bytes: &[u8]) -> Result<i64, &'static str> {
-    let (negative, rest) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, bytes),
-    };
-    let (digits, rest) = take_digits(rest);
-    if digits.is_empty() || !rest.is_empty() {
-        return Err(NOT_A_NUMBER);
-    }
-    let mut value: i64 = 0;
-    for &d in digits {
-        // Saturate rather than fail: `1e99999999999999999999` is a valid literal whose value
-        // is simply too large, and `0e99999999999999999999` is zero.
-        value = value.saturating_mul(10).saturating_add(i64::from(d - b'0'));
-    }
-    Ok(if negative { -value } else { value })
-}
-
 /// Appends the `numeric` binary send format of `literal` to `out`, without the 4-byte field
 /// length that binary COPY puts in front of it.
 ///
@@ -189,7 +51,7 @@ fn parse_exponent(bytes: &[u8]) -> Result<i64, &'static str> {
 /// a weight beyond `i16`, more than 16383 fraction digits, or more than 32767 base-10000
 /// digits. On error `out` is left untouched.
 pub fn encode_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
-    let finite = match parse(literal)? {
+    let finite = match parse_literal(literal).ok_or(NOT_A_NUMBER)? {
         Literal::NaN => {
             push_header(out, 0, 0, SIGN_NAN, 0);
             return Ok(());
@@ -237,14 +99,7 @@ pub fn encode_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static s
     // the zero decimal digits in between are walked too.
     let mut place = first_exp.rem_euclid(4) as usize;
     let mut group: i16 = 0;
-    let count = digits.end - digits.first;
-    let significant = finite
-        .int
-        .iter()
-        .chain(finite.frac.iter())
-        .skip(digits.first)
-        .take(count);
-    for &d in significant {
+    for &d in finite.digit_range(digits.first, digits.end) {
         group += i16::from(d - b'0') * PLACE[place & 3];
         if place == 0 {
             out.extend_from_slice(&group.to_be_bytes());
@@ -274,12 +129,8 @@ fn push_header(out: &mut Vec<u8>, ndigits: i16, weight: i16, sign: u16, dscale: 
 /// its size: `42`, `-7`, `3.0`, `1e3`, `1.20e2`, `1e400`. False for `1.5`, `1e-3`, `NaN`,
 /// `Infinity` and anything that is not a number.
 pub fn is_integral_literal(literal: &str) -> bool {
-    match parse(literal) {
-        Ok(Literal::Finite(finite)) => {
-            let digits = finite.digits();
-            // Integral when no significant digit sits after the point (index >= point).
-            digits.first == digits.end || digits.end as i128 <= digits.point
-        }
+    match parse_literal(literal) {
+        Some(Literal::Finite(finite)) => !finite.whole_part().has_fraction,
         _ => false,
     }
 }
@@ -296,39 +147,15 @@ pub const OUT_OF_RANGE_FOR_BIGINT: &str = "out of range for bigint";
 /// `"out of range for bigint"` when it is an integer outside the `i64` range, and
 /// `"not a number"` when the text is not a literal at all.
 pub fn parse_i64_literal(literal: &str) -> Result<i64, &'static str> {
-    let finite = match parse(literal)? {
+    let finite = match parse_literal(literal).ok_or(NOT_A_NUMBER)? {
         Literal::Finite(finite) => finite,
         Literal::NaN | Literal::Infinity { .. } => return Err("not an integer"),
     };
-    let digits = finite.digits();
-    if digits.first == digits.end {
-        return Ok(0);
-    }
-    if digits.end as i128 > digits.point {
+    let whole = finite.whole_part();
+    if whole.has_fraction {
         return Err("not an integer");
     }
-    // Decimal digits of the magnitude: the significant ones plus the zeros the exponent adds.
-    // i64 has at most 19; checking first keeps the loop and the power below small.
-    let width = digits.point - digits.first as i128;
-    if width > 19 {
-        return Err(OUT_OF_RANGE_FOR_BIGINT);
-    }
-    let mut magnitude: i128 = 0;
-    let count = digits.end - digits.first;
-    for &d in finite
-        .int
-        .iter()
-        .chain(finite.frac.iter())
-        .skip(digits.first)
-        .take(count)
-    {
-        magnitude = magnitude * 10 + i128::from(d - b'0');
-    }
-    // The trailing zeros the exponent contributes (at most 18 here, see `width`).
-    let zeros = digits.point - digits.end as i128;
-    for _ in 0..zeros {
-        magnitude *= 10;
-    }
+    let magnitude = whole.magnitude.ok_or(OUT_OF_RANGE_FOR_BIGINT)?;
     let value = if finite.negative {
         -magnitude
     } else {

@@ -8,13 +8,16 @@
 //! a missing offset means UTC, `24:00:00` and the leap second `:60` roll over to the next
 //! day or minute, fractions beyond microseconds are rounded exactly as the server rounds
 //! them, and `infinity` is the type's sentinel. Calendar arithmetic is Howard Hinnant's
-//! days-from-civil algorithm, so no date library is needed.
+//! days-from-civil algorithm, so no date library is needed. PostgreSQL's epoch is written
+//! once, here, which is why the clock reading in that unit ([`now_postgres_micros`]) and its
+//! formatting ([`micros_to_rfc3339`]) live here too.
 
 /// Microseconds in one second.
 const USECS_PER_SEC: i64 = 1_000_000;
 /// Microseconds in one day.
 const USECS_PER_DAY: i64 = 86_400 * USECS_PER_SEC;
-/// Days from 1970-01-01 (the algorithm's epoch) to 2000-01-01 (PostgreSQL's).
+/// Days from 1970-01-01 (the Unix epoch, and the calendar algorithm's) to 2000-01-01
+/// (PostgreSQL's epoch): 946_684_800 seconds. The one place this offset is written.
 const PG_EPOCH_DAYS: i64 = 10_957;
 /// Largest offset PostgreSQL accepts, in seconds (15:59:59).
 const MAX_OFFSET_SECS: i64 = 15 * 3600 + 59 * 60 + 59;
@@ -464,9 +467,67 @@ pub fn micros_to_rfc3339(micros: i64) -> String {
     text
 }
 
+/// Now, in PostgreSQL's timestamp unit: microseconds since 2000-01-01 00:00:00 UTC.
+///
+/// Saturates at the `i64` bounds instead of panicking, whatever the system clock says (a
+/// clock set before 1970 gives a correspondingly earlier, negative value).
+pub fn now_postgres_micros() -> i64 {
+    postgres_micros_at(std::time::SystemTime::now())
+}
+
+/// `at` in microseconds since 2000-01-01 00:00:00 UTC, saturating.
+fn postgres_micros_at(at: std::time::SystemTime) -> i64 {
+    let since_unix = match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => {
+            i64::try_from(before.duration().as_micros()).map_or(i64::MIN, |micros| -micros)
+        }
+    };
+    since_unix.saturating_sub(PG_EPOCH_DAYS * USECS_PER_DAY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_epoch_is_946_684_800_seconds_after_unix() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(PG_EPOCH_DAYS * USECS_PER_DAY, 946_684_800 * USECS_PER_SEC);
+        let pg_epoch = UNIX_EPOCH + Duration::from_secs(946_684_800);
+        assert_eq!(postgres_micros_at(pg_epoch), 0);
+        assert_eq!(
+            postgres_micros_at(pg_epoch + Duration::from_micros(1_500_000)),
+            1_500_000
+        );
+        assert_eq!(postgres_micros_at(UNIX_EPOCH), -946_684_800 * USECS_PER_SEC);
+        assert_eq!(
+            postgres_micros_at(UNIX_EPOCH - Duration::from_secs(1)),
+            -946_684_801 * USECS_PER_SEC
+        );
+    }
+
+    #[test]
+    fn now_postgres_micros_is_now_and_never_panics() {
+        let before = ts("2024-01-01T00:00:00Z");
+        let now = now_postgres_micros();
+        assert!(now > before, "{now}");
+        assert!(now < ts("2200-01-01T00:00:00Z"), "{now}");
+        // Far past and far future clocks saturate instead of overflowing.
+        if let Some(far) =
+            std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(1 << 62))
+        {
+            assert_eq!(
+                postgres_micros_at(far),
+                i64::MAX - PG_EPOCH_DAYS * USECS_PER_DAY
+            );
+        }
+        if let Some(far) =
+            std::time::UNIX_EPOCH.checked_sub(std::time::Duration::from_secs(1 << 62))
+        {
+            assert_eq!(postgres_micros_at(far), i64::MIN);
+        }
+    }
 
     const HOUR: i64 = 3600 * USECS_PER_SEC;
     const MINUTE: i64 = 60 * USECS_PER_SEC;

@@ -10,11 +10,11 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
-use super::pg_type::PgType;
 use super::text::{
     check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
 };
 use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
+use crate::schema::pg_type::PgType;
 
 /// Why a value could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,50 +158,13 @@ fn encode_payload(
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
     match ty {
-        PgType::Int2 | PgType::Int4 | PgType::Int8 => {
-            let value = match kind {
-                JsonKind::Number => integer_literal(raw)?,
-                JsonKind::String => integer_literal(string_value(raw)?.trim())?,
-                _ => return Err("expected an integer".into()),
-            };
-            match ty {
-                PgType::Int2 => out.extend_from_slice(
-                    &i16::try_from(value)
-                        .map_err(|_| ValueError::IntegerOverflow)?
-                        .to_be_bytes(),
-                ),
-                PgType::Int4 => out.extend_from_slice(
-                    &i32::try_from(value)
-                        .map_err(|_| ValueError::IntegerOverflow)?
-                        .to_be_bytes(),
-                ),
-                _ => out.extend_from_slice(&value.to_be_bytes()),
-            }
-        }
+        PgType::Int2 | PgType::Int4 | PgType::Int8 => encode_integer(raw, kind, ty, out)?,
         PgType::Numeric => match kind {
             JsonKind::Number => encode_numeric(raw, out)?,
             JsonKind::String => encode_numeric(string_value(raw)?.trim(), out)?,
             _ => return Err("expected a number".into()),
         },
-        PgType::Float8 | PgType::Float4 => {
-            let value = match kind {
-                JsonKind::Number => raw.parse::<f64>().map_err(|_| "not a number")?,
-                JsonKind::String => parse_float_text(string_value(raw)?.trim())?,
-                _ => return Err("expected a number".into()),
-            };
-            if kind == JsonKind::Number && value.is_infinite() {
-                return Err("out of range for double precision".into());
-            }
-            if *ty == PgType::Float4 {
-                let narrow = value as f32;
-                if narrow.is_infinite() && value.is_finite() {
-                    return Err("out of range for real".into());
-                }
-                out.extend_from_slice(&narrow.to_be_bytes());
-            } else {
-                out.extend_from_slice(&value.to_be_bytes());
-            }
-        }
+        PgType::Float8 | PgType::Float4 => encode_float(raw, kind, ty, out)?,
         PgType::Text => match kind {
             JsonKind::String => {
                 let text = clean_text(string_value(raw)?, options, stats)?;
@@ -239,25 +202,7 @@ fn encode_payload(
             let text = expect_string(raw, kind, "expected a UUID string")?;
             out.extend_from_slice(&parse_uuid(text.trim())?);
         }
-        PgType::Jsonb => {
-            // jsonb's binary format is a version byte and the JSON text; only the \u0000
-            // escape, which jsonb refuses, needs attention.
-            out.push(1);
-            // jsonb also refuses a lone surrogate escape; catch it here so one value, not
-            // the whole COPY, is refused.
-            // Both concern escapes: JSON without a backslash (most of it) skips both scans.
-            if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
-                out.extend_from_slice(raw.as_bytes());
-                return Ok(());
-            }
-            check_json_surrogates(raw)?;
-            let (text, replaced) = sanitize_json_text_nul(raw);
-            if replaced > 0 && !options.sanitize_nul {
-                return Err("contains U+0000, which PostgreSQL cannot store".into());
-            }
-            stats.nul_replaced += replaced as u64;
-            out.extend_from_slice(text.as_bytes());
-        }
+        PgType::Jsonb => encode_jsonb(raw, options, stats, out)?,
         PgType::Json => out.extend_from_slice(raw.as_bytes()),
         PgType::Array {
             element,
@@ -274,6 +219,91 @@ fn encode_payload(
             ))
         }
     }
+    Ok(())
+}
+
+/// An integer column (`smallint`, `integer`, `bigint`) from a JSON number or numeric string;
+/// too large a value is [`ValueError::IntegerOverflow`], so the caller may widen the column.
+#[inline]
+fn encode_integer(
+    raw: &str,
+    kind: JsonKind,
+    ty: &PgType,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let value = match kind {
+        JsonKind::Number => integer_literal(raw)?,
+        JsonKind::String => integer_literal(string_value(raw)?.trim())?,
+        _ => return Err("expected an integer".into()),
+    };
+    match ty {
+        PgType::Int2 => out.extend_from_slice(
+            &i16::try_from(value)
+                .map_err(|_| ValueError::IntegerOverflow)?
+                .to_be_bytes(),
+        ),
+        PgType::Int4 => out.extend_from_slice(
+            &i32::try_from(value)
+                .map_err(|_| ValueError::IntegerOverflow)?
+                .to_be_bytes(),
+        ),
+        _ => out.extend_from_slice(&value.to_be_bytes()),
+    }
+    Ok(())
+}
+
+/// A `double precision` or `real` column from a JSON number or a numeric string.
+#[inline]
+fn encode_float(
+    raw: &str,
+    kind: JsonKind,
+    ty: &PgType,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let value = match kind {
+        JsonKind::Number => raw.parse::<f64>().map_err(|_| "not a number")?,
+        JsonKind::String => parse_float_text(string_value(raw)?.trim())?,
+        _ => return Err("expected a number".into()),
+    };
+    if kind == JsonKind::Number && value.is_infinite() {
+        return Err("out of range for double precision".into());
+    }
+    if *ty == PgType::Float4 {
+        let narrow = value as f32;
+        if narrow.is_infinite() && value.is_finite() {
+            return Err("out of range for real".into());
+        }
+        out.extend_from_slice(&narrow.to_be_bytes());
+    } else {
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// A `jsonb` column: its binary format is a version byte and the JSON text.
+#[inline]
+fn encode_jsonb(
+    raw: &str,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    // Only the \u0000 escape, which jsonb refuses, needs attention.
+    out.push(1);
+    // jsonb also refuses a lone surrogate escape; catch it here so one value, not the whole
+    // COPY, is refused. Both concern escapes: JSON without a backslash (most of it) skips
+    // both scans.
+    if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+        out.extend_from_slice(raw.as_bytes());
+        return Ok(());
+    }
+    check_json_surrogates(raw)?;
+    let (text, replaced) = sanitize_json_text_nul(raw);
+    if replaced > 0 && !options.sanitize_nul {
+        return Err("contains U+0000, which PostgreSQL cannot store".into());
+    }
+    stats.nul_replaced += replaced as u64;
+    out.extend_from_slice(text.as_bytes());
     Ok(())
 }
 

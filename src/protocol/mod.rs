@@ -4,3 +4,4 @@ pub mod batch;
 pub mod message;
 pub mod reader;
 pub mod state;
+pub mod walk;

@@ -9,7 +9,7 @@
 //! anything else keeps the column, and each value is converted into it when it is loaded (or
 //! refused, per value). A column is never dropped or renamed, and nothing ever narrows.
 
-use crate::encode::pg_type::PgType;
+use crate::schema::pg_type::PgType;
 
 /// What an existing column needs for a newly wanted type.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,8 @@
 
 use serde_json::{Map, Value};
 
+use super::number::{parse_literal, Literal};
+
 /// How deep `anyOf`/`oneOf`/`items` nesting is followed before giving up with `jsonb`; real
 /// schemas nest two or three levels, and a bound keeps hostile input off the stack.
 const MAX_DEPTH: usize = 32;
@@ -338,59 +340,23 @@ enum Bound {
 
 /// Parses a JSON number literal exactly (no `f64` rounding): `-12.5e3`, `1E+30`, `0.5`.
 /// `round_up` takes the ceiling (for a minimum), otherwise the floor (for a maximum), so
-/// `maximum: 9223372036854775807.5` still fits a bigint. `None` for a malformed literal.
+/// `maximum: 9223372036854775807.5` still fits a bigint. `None` for a malformed literal (and
+/// for `NaN`/`Infinity`, which JSON cannot write). The literal is split by [`super::number`],
+/// the parser the `numeric` and `bigint` encoders use.
 fn parse_bound(literal: &str, round_up: bool) -> Option<Bound> {
-    let (negative, rest) = match literal.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, literal.strip_prefix('+').unwrap_or(literal)),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], parse_exponent(&rest[i + 1..])?),
-        None => (rest, 0),
-    };
-    let (int_part, frac_part) = match mantissa.find('.') {
-        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
-        None => (mantissa, ""),
-    };
-    if int_part.is_empty() && frac_part.is_empty() {
+    let Some(Literal::Finite(finite)) = parse_literal(literal) else {
         return None;
-    }
-    if !int_part
-        .bytes()
-        .chain(frac_part.bytes())
-        .all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-
-    // All digits with the decimal point after `point` of them; leading zeros dropped so
-    // `point` counts significant integer digits.
-    let digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
-    let first_nonzero = match digits.iter().position(|&d| d != b'0') {
-        Some(i) => i,
-        None => return Some(Bound::Integer(0)),
     };
-    let significant = &digits[first_nonzero..];
-    let point = (int_part.len() as i64)
-        .saturating_sub(first_nonzero as i64)
-        .saturating_add(exponent);
-    if point > 19 {
+    let whole = finite.whole_part();
+    let Some(magnitude) = whole.magnitude else {
         return Some(Bound::Huge);
-    }
-    let (magnitude, has_fraction) = if point <= 0 {
-        (0i128, true)
-    } else {
-        let point = point as usize;
-        let mut value: i128 = 0;
-        for i in 0..point {
-            let digit = significant.get(i).map_or(0, |d| i128::from(d - b'0'));
-            value = value * 10 + digit;
-        }
-        let has_fraction = significant.iter().skip(point).any(|&d| d != b'0');
-        (value, has_fraction)
     };
-    let value = if negative { -magnitude } else { magnitude };
-    let adjust = match (has_fraction, negative, round_up) {
+    let value = if finite.negative {
+        -magnitude
+    } else {
+        magnitude
+    };
+    let adjust = match (whole.has_fraction, finite.negative, round_up) {
         (false, _, _) => 0,
         // Positive values sit above their truncation, negative ones below it.
         (true, false, true) => 1,
@@ -398,21 +364,6 @@ fn parse_bound(literal: &str, round_up: bool) -> Option<Bound> {
         (true, _, _) => 0,
     };
     Some(Bound::Integer(value + adjust))
-}
-
-/// An exponent's digits, saturating instead of overflowing on absurd lengths.
-fn parse_exponent(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let magnitude = digits.bytes().fold(0i64, |acc, b| {
-        acc.saturating_mul(10).saturating_add(i64::from(b - b'0'))
-    });
-    Some(if negative { -magnitude } else { magnitude })
 }
 
 #[cfg(test)]

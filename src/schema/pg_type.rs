@@ -1,8 +1,10 @@
 //! The PostgreSQL column types we can encode, parsed from the names `format_type()` prints.
 //!
+//! This is the type model: it lives in `schema` and is used by `encode` (which encodes each
+//! value for the column's type), `db::catalog` (which reads the types) and schema evolution.
 //! Values are encoded for the column's *actual* type, read from the catalog, so a table made
 //! by another loader (double precision, varchar, `text[]`, `jsonb[]`) loads unchanged. Our own
-//! planned types (src/schema/types.rs) are spelled the way `format_type()` spells them, so one
+//! planned types ([`super::types`]) are spelled the way `format_type()` spells them, so one
 //! parser serves both.
 
 /// A column type as far as binary encoding is concerned.
