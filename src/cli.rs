@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::config::Source;
+pub use crate::logging::LogFormat;
 
 /// Loads Singer SCHEMA/RECORD/STATE messages from stdin into PostgreSQL.
 #[derive(Debug, Parser)]
@@ -140,16 +141,4 @@ pub enum AboutFormat {
     Json,
     /// A Markdown page.
     Markdown,
-}
-
-/// Log formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// `LEVEL message`.
-    Text,
-    /// One JSON object per line.
-    Json,
-    /// Mage's log lines: `{"caller", "level", "message", "tags", "timestamp", "uuid", "type":
-    /// "LOG"}` (the default in Mage mode).
-    Mage,
 }

@@ -34,16 +34,13 @@ pub mod error;
 pub mod fast_hash;
 #[cfg(test)]
 mod fuzz;
-pub mod loader;
+pub mod load;
 pub mod logging;
 pub mod mage;
 pub mod percent;
 pub mod protocol;
 pub mod schema;
 pub mod shutdown;
-pub mod sink;
-pub mod stream;
-pub mod table;
 
 use crate::cli::Args;
 use crate::error::Result;
@@ -69,10 +66,11 @@ pub fn run(args: Args) -> Result<()> {
         ));
     }
     let settings = config::load(&sources, args.is_mage_mode())?;
-    let catalog = match &args.catalog_json {
-        Some(text) => Some(mage::catalog::Catalog::parse(text)?),
-        None => None,
-    };
+    let catalog = args
+        .catalog_json
+        .as_deref()
+        .map(mage::catalog::Catalog::parse)
+        .transpose()?;
     if args.test_connection || args.mage_test_connection {
         if settings.mage_mode {
             log::info!("Testing connection...");
@@ -88,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let reader = LineReader::open(args.input_path())?;
     let shutdown = shutdown::Shutdown::install();
-    let summary = loader::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
-    logging::log_summary(&summary);
+    let summary = load::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
+    summary.log();
     Ok(())
 }

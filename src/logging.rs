@@ -1,5 +1,5 @@
 //! Logging (`RUST_LOG` sets the level, `info` by default) as text, JSON or Mage's JSON log
-//! lines, on stderr (or stdout for Mage's `--log_to_stdout`), and the end-of-run summary.
+//! lines, on stderr (or stdout for Mage's `--log_to_stdout`).
 //!
 //! Mage reads its destination's log lines and aborts the pipeline on an ERROR or EXCEPTION
 //! line, so in that format only a failed run writes one: the EXCEPTION line of
@@ -11,12 +11,23 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::ValueEnum;
 use log::kv::{Key, Value as KvValue, VisitSource};
 use serde_json::{Map, Value};
 
-use crate::cli::LogFormat;
 use crate::error::Error;
-use crate::loader::Summary;
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `LEVEL message`.
+    Text,
+    /// One JSON object per line.
+    Json,
+    /// Mage's log lines: `{"caller", "level", "message", "tags", "timestamp", "uuid", "type":
+    /// "LOG"}` (the default in Mage mode).
+    Mage,
+}
 
 /// Whether log lines are Mage's (then each committed flush gets an `Export data
 /// completed.` line, and a failure its EXCEPTION line).
@@ -140,45 +151,5 @@ impl<'kvs> VisitSource<'kvs> for Tags {
         };
         self.0.insert(key.as_str().to_string(), value);
         Ok(())
-    }
-}
-
-/// Logs the per-stream summary at the end of a run.
-pub fn log_summary(summary: &Summary) {
-    log::info!(
-        "loaded {} records in {:.1}s ({:.0} records/s)",
-        summary.records,
-        summary.elapsed.as_secs_f64(),
-        summary.records as f64 / summary.elapsed.as_secs_f64().max(1e-9)
-    );
-    for (stream, totals) in &summary.streams {
-        log::info!(
-            "stream \"{stream}\" → {}: {} inserted, {} updated, {} deleted, {} set aside, {} batches, {:.1}s in flushes",
-            totals.table,
-            totals.inserted,
-            totals.updated,
-            totals.deleted,
-            totals.set_aside,
-            totals.batches,
-            totals.flush_time.as_secs_f64()
-        );
-    }
-    if summary.set_aside > 0 {
-        log::info!(
-            "{} invalid records set aside (invalid_records)",
-            summary.set_aside
-        );
-    }
-    if summary.nul_replaced > 0 {
-        log::info!(
-            "{} U+0000 characters replaced with U+FFFD",
-            summary.nul_replaced
-        );
-    }
-    if summary.ignored_values > 0 {
-        log::info!(
-            "{} values of properties missing from their schema were ignored",
-            summary.ignored_values
-        );
     }
 }

@@ -107,6 +107,16 @@ enum Step {
 }
 
 impl FlushJob {
+    /// The job with rows to write in `mode`: `rows` holds `row_count` binary COPY tuples.
+    pub fn with_rows(self, mode: WriteMode, rows: Vec<u8>, row_count: usize) -> FlushJob {
+        FlushJob {
+            mode,
+            rows,
+            row_count,
+            ..self
+        }
+    }
+
     /// Runs the job on a pooled connection, replaying it on transient failures.
     pub fn run(&self, pool: &Pool) -> Result<FlushCounts> {
         let mut delay = Duration::from_millis(200);

@@ -164,6 +164,36 @@ pub fn overwrite_swap(
     ]
 }
 
+/// ACTIVATE_VERSION with hard deletes: rows of versions before `version` (or of none) go.
+pub fn delete_older_versions(table: &str, version_column: &str, version: i64) -> String {
+    format!(
+        "DELETE FROM {table} WHERE {}",
+        older_version(version_column, version)
+    )
+}
+
+/// ACTIVATE_VERSION without hard deletes: rows of older versions are marked deleted now
+/// (rows marked before keep their time).
+pub fn mark_older_versions_deleted(
+    table: &str,
+    version_column: &str,
+    deleted_column: &str,
+    version: i64,
+) -> String {
+    let deleted = quote_ident(deleted_column);
+    format!(
+        "UPDATE {table} SET {deleted} = now() WHERE {} AND {deleted} IS NULL",
+        older_version(version_column, version)
+    )
+}
+
+fn older_version(version_column: &str, version: i64) -> String {
+    format!(
+        "({0} IS NULL OR {0} < {version})",
+        quote_ident(version_column)
+    )
+}
+
 /// `"a", "b", "c"`.
 pub fn column_list<S: AsRef<str>>(names: &[S]) -> String {
     names
@@ -212,23 +242,116 @@ pub fn merge(
         None => STAGE_TABLE.to_string(),
     };
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    let all = column_list(&names);
     let values: Vec<&SqlColumn> = columns
         .iter()
         .filter(|c| !keys.contains(&c.name) && c.role != MergeRole::Kept)
         .collect();
-    let compared: Vec<&SqlColumn> = values
-        .iter()
-        .copied()
-        .filter(|c| c.role == MergeRole::Data)
-        .collect();
-    let create_stage = format!(
-        "CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS SELECT {all} FROM {table} WITH NO DATA"
-    );
-    let copy_stage = copy_into(STAGE_TABLE, &all);
-    let changed = |left: &str, right: &str| -> String {
+    let parts = MergeParts {
+        table,
+        all: column_list(&names),
+        source,
+        keys,
+        compared: values
+            .iter()
+            .copied()
+            .filter(|c| c.role == MergeRole::Data)
+            .collect(),
+        update: on_conflict == OnConflict::Update && !values.is_empty(),
+        values,
+    };
+    let merge = if has_unique_index {
+        parts.insert_on_conflict()
+    } else {
+        parts.update_then_insert()
+    };
+    let delete = deleted_column.map(|column| {
+        format!(
+            "WITH deleted AS (DELETE FROM {table} AS dst USING {STAGE_TABLE} AS src \
+             WHERE {} AND src.{} IS NOT NULL RETURNING 1) SELECT count(*) FROM deleted",
+            key_match(keys, "dst", "src"),
+            quote_ident(column)
+        )
+    });
+    MergeSql {
+        create_stage: format!(
+            "CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS SELECT {} FROM {table} WITH NO DATA",
+            parts.all
+        ),
+        copy_stage: copy_into(STAGE_TABLE, &parts.all),
+        merge,
+        delete,
+    }
+}
+
+/// The pieces a merge statement is assembled from.
+struct MergeParts<'a> {
+    /// The target table, quoted.
+    table: &'a str,
+    /// Every loaded column, quoted, comma-separated.
+    all: String,
+    /// What rows are merged from: the stage, or its rows not marked deleted.
+    source: String,
+    /// The key columns.
+    keys: &'a [String],
+    /// The columns a merge assigns (not keys, not kept ones).
+    values: Vec<&'a SqlColumn>,
+    /// The columns whose change makes a row "changed" (data, not stamps).
+    compared: Vec<&'a SqlColumn>,
+    /// Whether existing keys are updated (else left alone).
+    update: bool,
+}
+
+impl MergeParts<'_> {
+    /// `INSERT ... ON CONFLICT`, counting inserted and updated rows.
+    fn insert_on_conflict(&self) -> String {
+        let action = if self.update {
+            format!(
+                "DO UPDATE SET {} WHERE {}",
+                self.assignments("EXCLUDED"),
+                self.changed("dst", "EXCLUDED")
+            )
+        } else {
+            "DO NOTHING".to_string()
+        };
+        format!(
+            "WITH merged AS (INSERT INTO {table} AS dst ({all}) SELECT {all} FROM {source} AS src \
+             ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted) \
+             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+            table = self.table,
+            all = self.all,
+            source = self.source,
+            keys = column_list(self.keys),
+        )
+    }
+
+    /// `UPDATE ... FROM` then `INSERT ... WHERE NOT EXISTS`, for a table without a unique
+    /// index on the keys.
+    fn update_then_insert(&self) -> String {
+        let (table, all, source) = (self.table, &self.all, &self.source);
+        let updated = if self.update {
+            format!(
+                "UPDATE {table} AS dst SET {} FROM {source} AS src WHERE {} AND {} RETURNING 1",
+                self.assignments("src"),
+                key_match(self.keys, "dst", "src"),
+                self.changed("dst", "src")
+            )
+        } else {
+            format!("SELECT 1 FROM {STAGE_TABLE} WHERE false")
+        };
+        format!(
+            "WITH updated AS ({updated}), inserted AS (INSERT INTO {table} ({all}) \
+             SELECT {all} FROM {source} AS src WHERE NOT EXISTS \
+             (SELECT 1 FROM {table} AS dst WHERE {matched}) RETURNING 1) \
+             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)",
+            matched = key_match(self.keys, "dst", "src"),
+        )
+    }
+
+    /// Whether the compared columns differ between two row aliases (values without an
+    /// equality operator compared as text).
+    fn changed(&self, left: &str, right: &str) -> String {
         let side = |alias: &str| {
-            compared
+            self.compared
                 .iter()
                 .map(|c| {
                     let column = format!("{alias}.{}", quote_ident(&c.name));
@@ -242,70 +365,24 @@ pub fn merge(
                 .join(", ")
         };
         format!("ROW({}) IS DISTINCT FROM ROW({})", side(left), side(right))
-    };
-    let assignments = |source: &str| -> String {
-        values
+    }
+
+    /// `a = source.a, b = source.b` for the assigned columns.
+    fn assignments(&self, source: &str) -> String {
+        self.values
             .iter()
             .map(|c| format!("{0} = {source}.{0}", quote_ident(&c.name)))
             .collect::<Vec<_>>()
             .join(", ")
-    };
-    let key_match = |left: &str, right: &str| {
-        keys.iter()
-            .map(|k| format!("{left}.{0} = {right}.{0}", quote_ident(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
-    let update = on_conflict == OnConflict::Update && !values.is_empty();
-    let merge = if has_unique_index {
-        let action = if update {
-            format!(
-                "DO UPDATE SET {} WHERE {}",
-                assignments("EXCLUDED"),
-                changed("dst", "EXCLUDED")
-            )
-        } else {
-            "DO NOTHING".to_string()
-        };
-        format!(
-            "WITH merged AS (INSERT INTO {table} AS dst ({all}) SELECT {all} FROM {source} AS src \
-             ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted) \
-             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-            keys = column_list(keys),
-        )
-    } else {
-        let updated = if update {
-            format!(
-                "UPDATE {table} AS dst SET {} FROM {source} AS src WHERE {} AND {} RETURNING 1",
-                assignments("src"),
-                key_match("dst", "src"),
-                changed("dst", "src")
-            )
-        } else {
-            format!("SELECT 1 FROM {STAGE_TABLE} WHERE false")
-        };
-        format!(
-            "WITH updated AS ({updated}), inserted AS (INSERT INTO {table} ({all}) \
-             SELECT {all} FROM {source} AS src WHERE NOT EXISTS \
-             (SELECT 1 FROM {table} AS dst WHERE {matched}) RETURNING 1) \
-             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)",
-            matched = key_match("dst", "src"),
-        )
-    };
-    let delete = deleted_column.map(|column| {
-        let matched = key_match("dst", "src");
-        format!(
-            "WITH deleted AS (DELETE FROM {table} AS dst USING {STAGE_TABLE} AS src \
-             WHERE {matched} AND src.{} IS NOT NULL RETURNING 1) SELECT count(*) FROM deleted",
-            quote_ident(column)
-        )
-    });
-    MergeSql {
-        create_stage,
-        copy_stage,
-        merge,
-        delete,
     }
+}
+
+/// `left.k1 = right.k1 AND left.k2 = right.k2`.
+fn key_match(keys: &[String], left: &str, right: &str) -> String {
+    keys.iter()
+        .map(|k| format!("{left}.{0} = {right}.{0}", quote_ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Flush workers: `max_parallelism` threads drawing connections from the pool.
 //!
+//! The workers know nothing of states, totals or logs: whoever starts them passes an
+//! [`OnCommit`] callback, run once for every committed job before the job counts as done.
+//!
 //! Jobs of different tables run in parallel; jobs of one table run one at a time, in the
 //! order they were submitted, so a stream's flushes commit in input order and DDL attached
 //! to a flush runs before the rows encoded for it. Submitting blocks only while the bytes
@@ -14,27 +17,10 @@ use std::time::{Duration, Instant};
 use crate::db::connect::Pool;
 use crate::db::flush::{FlushCounts, FlushJob};
 use crate::error::{Error, Result};
-use crate::logging;
-use crate::protocol::state::StateTracker;
 
-/// Totals per stream, for the summary.
-#[derive(Debug, Default, Clone)]
-pub struct StreamTotals {
-    /// Rows inserted.
-    pub inserted: u64,
-    /// Rows updated.
-    pub updated: u64,
-    /// Rows deleted.
-    pub deleted: u64,
-    /// Records set aside by `invalid_records`.
-    pub set_aside: u64,
-    /// Flushes committed.
-    pub batches: u64,
-    /// Time spent in flushes.
-    pub flush_time: Duration,
-    /// The table written.
-    pub table: String,
-}
+/// Called on the worker's thread after each job commits, with what the job did and how long
+/// it took. An error fails the run as a failed flush would.
+pub type OnCommit = Box<dyn Fn(&FlushJob, FlushCounts, Duration) -> Result<()> + Send + Sync>;
 
 /// The worker pool.
 pub struct Workers {
@@ -49,7 +35,7 @@ struct Shared {
     /// Signalled when a job finishes.
     done: Condvar,
     pool: Pool,
-    tracker: Arc<StateTracker>,
+    on_commit: OnCommit,
 }
 
 #[derive(Default)]
@@ -66,17 +52,11 @@ struct Queue {
     spare_buffers: Vec<Vec<u8>>,
     shutdown: bool,
     failure: Option<Error>,
-    totals: HashMap<String, StreamTotals>,
 }
 
 impl Workers {
-    /// Starts `threads` workers.
-    pub fn start(
-        pool: Pool,
-        tracker: Arc<StateTracker>,
-        threads: usize,
-        max_bytes: usize,
-    ) -> Workers {
+    /// Starts `threads` workers; `max_bytes` bounds the bytes queued and in flight.
+    pub fn start(pool: Pool, threads: usize, max_bytes: usize, on_commit: OnCommit) -> Workers {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 max_bytes,
@@ -85,7 +65,7 @@ impl Workers {
             work: Condvar::new(),
             done: Condvar::new(),
             pool,
-            tracker,
+            on_commit,
         });
         let threads = (0..threads.max(1))
             .map(|n| {
@@ -144,20 +124,6 @@ impl Workers {
         Ok(())
     }
 
-    /// Rows committed so far (inserted, updated or deleted), per stream, for progress lines.
-    pub fn committed(&self) -> Vec<(String, u64)> {
-        let mut committed: Vec<(String, u64)> = self
-            .shared
-            .lock()
-            .totals
-            .iter()
-            .filter(|(stream, _)| !stream.is_empty())
-            .map(|(stream, t)| (stream.clone(), t.inserted + t.updated + t.deleted))
-            .collect();
-        committed.sort();
-        committed
-    }
-
     /// A row buffer a finished flush left behind, if any.
     pub fn spare_buffer(&self) -> Option<Vec<u8>> {
         self.shared.lock().spare_buffers.pop()
@@ -179,15 +145,14 @@ impl Workers {
         failure
     }
 
-    /// Waits for every queued job, stops the threads and returns the per-stream totals.
-    pub fn finish(mut self) -> Result<HashMap<String, StreamTotals>> {
+    /// Waits for every queued job and stops the threads.
+    pub fn finish(mut self) -> Result<()> {
         let mut queue = self.shared.lock();
         while queue.pending_jobs > 0 && queue.failure.is_none() {
             queue = self.shared.wait(&self.shared.done, queue);
         }
         queue.shutdown = true;
         let failure = queue.failure.take();
-        let totals = std::mem::take(&mut queue.totals);
         drop(queue);
         self.shared.work.notify_all();
         for handle in self.threads.drain(..) {
@@ -197,7 +162,7 @@ impl Workers {
         }
         match failure {
             Some(error) => Err(error),
-            None => Ok(totals),
+            None => Ok(()),
         }
     }
 }
@@ -239,20 +204,13 @@ impl Shared {
                 }
             };
             let started = Instant::now();
-            let outcome = job.run(&self.pool);
-            let elapsed = started.elapsed();
-            // The state tracker learns of the commit before the queue does, so that `finish`
-            // cannot return while a committed batch is still counted as open.
-            let outcome = match outcome {
-                Ok(counts) => job
-                    .closes
-                    .iter()
-                    .try_for_each(|&seq| self.tracker.close_batch(seq))
-                    .map(|()| counts),
-                Err(error) => Err(error),
-            };
+            // The callback hears of the commit before the queue does, so that `finish`
+            // cannot return while a committed job's consequences (its states) are pending.
+            let outcome = job
+                .run(&self.pool)
+                .and_then(|counts| (self.on_commit)(&job, counts, started.elapsed()));
             let mut queue = self.lock();
-            queue.complete(&job, outcome, elapsed);
+            queue.complete(&job, outcome);
             // Enough spares for every connection plus the reader; more would only hold memory.
             if queue.spare_buffers.len() < queue.max_spares() && job.rows.capacity() > 0 {
                 let mut rows = job.rows;
@@ -278,7 +236,7 @@ impl Queue {
         Some(job)
     }
 
-    fn complete(&mut self, job: &FlushJob, outcome: Result<FlushCounts>, elapsed: Duration) {
+    fn complete(&mut self, job: &FlushJob, outcome: Result<()>) {
         self.running.remove(&job.table_id);
         self.pending_bytes = self.pending_bytes.saturating_sub(job.rows.len());
         self.pending_jobs = self.pending_jobs.saturating_sub(1);
@@ -289,40 +247,10 @@ impl Queue {
         {
             self.ready.push_back(job.table_id);
         }
-        match outcome {
-            Ok(counts) => {
-                if job.row_count > 0 && logging::is_mage_format() {
-                    log_export_completed(job, counts);
-                }
-                let totals = self.totals.entry(job.stream.clone()).or_default();
-                totals.inserted += counts.inserted;
-                totals.updated += counts.updated;
-                totals.deleted += counts.deleted;
-                if job.row_count > 0 {
-                    totals.batches += 1;
-                }
-                totals.flush_time += elapsed;
-                totals.table.clone_from(&job.table);
-            }
-            Err(error) => {
-                if self.failure.is_none() {
-                    self.failure = Some(error);
-                }
+        if let Err(error) = outcome {
+            if self.failure.is_none() {
+                self.failure = Some(error);
             }
         }
     }
-}
-
-/// Mage's line after each committed batch, with the tags Mage's own destinations give it.
-fn log_export_completed(job: &FlushJob, counts: FlushCounts) {
-    let (schema_name, table_name) = &job.names;
-    log::info!(
-        records = job.row_count as u64,
-        records_inserted = counts.inserted,
-        records_updated = counts.updated,
-        stream = job.stream.as_str(),
-        schema_name = schema_name.as_str(),
-        table_name = table_name.as_str();
-        "Export data completed."
-    );
 }

@@ -20,12 +20,6 @@ pub mod state;
 /// PostgreSQL destination describes it.
 pub const CONFIG_TEMPLATE: &str = r#"{"config": {"database": "", "host": "", "password": "", "port": 5432, "schema": "", "table": "", "username": ""}}"#;
 
-/// The column Mage stamps when a row is first loaded (kept when the row is updated).
-pub const CREATED_AT_COLUMN: &str = "_mage_created_at";
-
-/// The column Mage stamps whenever a row is loaded.
-pub const UPDATED_AT_COLUMN: &str = "_mage_updated_at";
-
 /// Mage mode's leniency with its input files: a line that is not JSON is skipped with a
 /// warning, and a log line of Mage's own shape (`level` and `message`, no `type`) is passed
 /// on. Errors are passed on as warnings: in Mage's format only a failed run logs one.

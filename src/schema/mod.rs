@@ -9,4 +9,5 @@ pub mod flatten;
 pub mod naming;
 pub mod number;
 pub mod pg_type;
+pub mod plan;
 pub mod types;

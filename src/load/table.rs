@@ -173,8 +173,9 @@ impl TableModel {
     }
 
     /// Makes the model hold every wanted column: a CREATE TABLE (with the primary key) when
-    /// the table does not exist, ADD COLUMN for columns it lacks. Existing columns keep
-    /// their type. Returns whether anything changed.
+    /// the table does not exist, ADD COLUMN for columns it lacks, a widening where a column
+    /// cannot hold what is wanted, and the keys. Existing columns otherwise keep their type.
+    /// Returns whether anything changed.
     pub fn reconcile(
         &mut self,
         wanted: &[WantedColumn],
@@ -189,31 +190,53 @@ impl TableModel {
                 )));
             }
         }
-        if !self.exists {
-            let columns: Vec<(String, String)> = wanted
-                .iter()
-                .map(|c| (c.name.clone(), c.type_name.clone()))
-                .collect();
-            self.pending_ddl.push(sql::create_table(
-                &self.qualified,
-                &columns,
-                primary_key,
-                unique
-                    .as_ref()
-                    .map(|(name, columns)| (name.as_str(), *columns)),
-            ));
-            if let Some((_, unique_columns)) = &unique {
-                self.unique_keys.push(unique_columns.to_vec());
-            }
-            self.columns = wanted.iter().map(new_column).collect();
-            if !primary_key.is_empty() {
-                self.unique_keys.push(primary_key.to_vec());
-                self.primary_key = primary_key.to_vec();
-            }
-            self.exists = true;
+        let changed = if self.exists {
+            let columns_changed = self.evolve_columns(wanted);
+            let keys_changed = self.add_keys(primary_key, unique);
+            columns_changed || keys_changed
+        } else {
+            self.create(wanted, primary_key, unique);
+            true
+        };
+        if changed {
             self.generation += 1;
-            return Ok(true);
         }
+        Ok(changed)
+    }
+
+    /// Queues the CREATE TABLE of a table that does not exist yet.
+    fn create(
+        &mut self,
+        wanted: &[WantedColumn],
+        primary_key: &[String],
+        unique: Option<(String, &[String])>,
+    ) {
+        let columns: Vec<(String, String)> = wanted
+            .iter()
+            .map(|c| (c.name.clone(), c.type_name.clone()))
+            .collect();
+        self.pending_ddl.push(sql::create_table(
+            &self.qualified,
+            &columns,
+            primary_key,
+            unique
+                .as_ref()
+                .map(|(name, columns)| (name.as_str(), *columns)),
+        ));
+        if let Some((_, unique_columns)) = &unique {
+            self.unique_keys.push(unique_columns.to_vec());
+        }
+        self.columns = wanted.iter().map(new_column).collect();
+        if !primary_key.is_empty() {
+            self.unique_keys.push(primary_key.to_vec());
+            self.primary_key = primary_key.to_vec();
+        }
+        self.exists = true;
+    }
+
+    /// Adds missing columns, widens those that cannot hold what is wanted, and drops NOT
+    /// NULL from columns no longer in the schema. Returns whether anything changed.
+    fn evolve_columns(&mut self, wanted: &[WantedColumn]) -> bool {
         let mut changed = false;
         for column in wanted {
             let Some(index) = self.columns.iter().position(|c| c.name == column.name) else {
@@ -251,8 +274,13 @@ impl TableModel {
                 changed = true;
             }
         }
-        // Keys that arrive on a table without a primary key: add one. Over rows that break
-        // it, the flush fails with the server's message naming the duplicate key.
+        changed
+    }
+
+    /// Adds a primary key or Mage's unique constraint that an existing table lacks. Over
+    /// rows that break it, the flush fails with the server's message naming the duplicate.
+    fn add_keys(&mut self, primary_key: &[String], unique: Option<(String, &[String])>) -> bool {
+        let mut changed = false;
         if !primary_key.is_empty()
             && self.primary_key.is_empty()
             && !self.has_unique_index_on(primary_key)
@@ -274,10 +302,7 @@ impl TableModel {
                 changed = true;
             }
         }
-        if changed {
-            self.generation += 1;
-        }
-        Ok(changed)
+        changed
     }
 
     /// Widens an integer column to numeric (an integer arrived that does not fit).
@@ -366,20 +391,24 @@ impl Tables {
         Ok(id)
     }
 
-    /// The table with this id.
-    pub fn get(&self, id: usize) -> Option<&TableModel> {
-        self.tables.get(id)
+    /// The table with this id (ids come from [`Tables::open`], so a miss is a bug).
+    pub fn model(&self, id: usize) -> Result<&TableModel> {
+        self.tables.get(id).ok_or_else(|| missing_table(id))
     }
 
     /// The table with this id, mutably.
-    pub fn get_mut(&mut self, id: usize) -> Option<&mut TableModel> {
-        self.tables.get_mut(id)
+    pub fn model_mut(&mut self, id: usize) -> Result<&mut TableModel> {
+        self.tables.get_mut(id).ok_or_else(|| missing_table(id))
     }
 
     /// Every table, for the end-of-input DDL sweep.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut TableModel> {
         self.tables.iter_mut()
     }
+}
+
+fn missing_table(id: usize) -> Error {
+    Error::Internal(format!("table {id} is not in the run's table model"))
 }
 
 /// CREATE SCHEMA IF NOT EXISTS, tolerating a concurrent run that creates it first.

@@ -1,4 +1,4 @@
-//! A stream's buffer of encoded rows, and its last-wins key index.
+//! A stream's buffer of encoded rows waiting for their flush, and its last-wins key index.
 //!
 //! Rows are appended as finished binary COPY tuples. For a keyed upsert the batch also keeps
 //! an index from the key's encoded bytes to the row that holds it: a later record with the
@@ -15,7 +15,7 @@ use crate::fast_hash::{FastMap, FxHasher};
 
 /// Encoded rows waiting for a flush.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub struct RowBuffer {
     /// Tuples, back to back.
     rows: Vec<u8>,
     /// Where each row starts (keyed batches only).
@@ -45,9 +45,9 @@ pub struct Batch {
 /// Room left beyond the flush size so that the row that crosses it does not double the buffer.
 const ROW_SLACK_BYTES: usize = 64 * 1024;
 
-/// A batch handed over for flushing.
+/// The rows of a buffer handed over for flushing.
 #[derive(Debug)]
-pub struct TakenBatch {
+pub struct TakenRows {
     /// Live tuples.
     pub rows: Vec<u8>,
     /// How many.
@@ -58,7 +58,7 @@ pub struct TakenBatch {
     pub lines: (u64, u64),
 }
 
-impl Batch {
+impl RowBuffer {
     /// Gives an empty batch a buffer for the rows to come: a recycled one when the flush
     /// workers hand one back, else one sized like the previous batch (capped at the flush
     /// size). Growing by doubling instead would leave each full buffer with up to twice the
@@ -165,7 +165,7 @@ impl Batch {
     }
 
     /// Hands the live rows over and starts afresh, keeping the key index's allocation.
-    pub fn take(&mut self) -> TakenBatch {
+    pub fn take(&mut self) -> TakenRows {
         let rows = if self.retired_count == 0 {
             std::mem::take(&mut self.rows)
         } else {
@@ -174,7 +174,7 @@ impl Batch {
             self.rows.clear();
             live
         };
-        let taken = TakenBatch {
+        let taken = TakenRows {
             rows,
             row_count: self.live_rows(),
             first_seq: self.first_seq.take(),
@@ -216,7 +216,7 @@ impl Batch {
 mod tests {
     use super::*;
 
-    fn push(batch: &mut Batch, bytes: &[u8], key: Option<&[u8]>, seq: u64) -> bool {
+    fn push(batch: &mut RowBuffer, bytes: &[u8], key: Option<&[u8]>, seq: u64) -> bool {
         let start = batch.buffer().len();
         batch.buffer().extend_from_slice(bytes);
         batch.commit_row(start, key, seq, seq + 1)
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn last_row_of_a_key_wins() {
-        let mut batch = Batch::default();
+        let mut batch = RowBuffer::default();
         assert!(push(&mut batch, b"A1", Some(b"a"), 0));
         assert!(!push(&mut batch, b"B1", Some(b"b"), 1));
         push(&mut batch, b"A2", Some(b"a"), 2);
@@ -244,7 +244,7 @@ mod tests {
             hasher.write(key);
             hasher.finish()
         };
-        let mut batch = Batch::default();
+        let mut batch = RowBuffer::default();
         push(&mut batch, b"A", Some(b"k1"), 0);
         // Pretend k2 hashes like k1: its hash entry points at k1's row.
         batch.rows_by_key_hash.insert(hash_of(b"k2"), 0);
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn unkeyed_rows_are_all_kept() {
-        let mut batch = Batch::default();
+        let mut batch = RowBuffer::default();
         push(&mut batch, b"x", None, 5);
         push(&mut batch, b"x", None, 6);
         let taken = batch.take();

@@ -7,84 +7,18 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use crate::config::LoadMethod;
-use crate::db::flush::{DirectCopy, WriteMode};
-use crate::db::sql::{self, MergeRole, OnConflict, SqlColumn};
+use crate::db::flush::WriteMode;
+use crate::db::sql::OnConflict;
 use crate::encode::begin_tuple;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
 use crate::error::excerpt;
-use crate::fast_hash::FastMap;
+use crate::load::row_buffer::RowBuffer;
+use crate::load::table::TableModel;
+use crate::load::write_plan::{StreamShape, WritePlan, WritePolicy};
 use crate::protocol::message::RecordSlots;
 use crate::schema::pg_type::PgType;
-use crate::sink::Batch;
-use crate::table::TableModel;
-
-/// A property of the stream's schema and the column it loads into.
-#[derive(Debug, Clone)]
-pub struct Property {
-    /// The property name as records spell it.
-    pub name: String,
-    /// The cleaned column name.
-    pub column: String,
-    /// The type we would create the column with.
-    pub type_name: String,
-    /// For a `_sdc_*` column of `add_record_metadata`: what fills it when the record does not.
-    pub metadata: Option<Metadata>,
-}
-
-/// The `_sdc_*` columns of `add_record_metadata`, filled from the message around the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metadata {
-    /// The message's `time_extracted`.
-    ExtractedAt,
-    /// When target-postgres read the record.
-    ReceivedAt,
-    /// When the record joined its batch (the same instant: rows are encoded as they are read).
-    BatchedAt,
-    /// Only from the record's own `_sdc_deleted_at` (CDC taps send it).
-    DeletedAt,
-    /// The message's `sequence`, else the record's position in the input.
-    Sequence,
-    /// The message's `version` (ACTIVATE_VERSION syncs).
-    TableVersion,
-    /// Mage's `_mage_created_at`: when the row was first loaded (a merge keeps it).
-    MageCreatedAt,
-    /// Mage's `_mage_updated_at`: when the row was last loaded with changed data.
-    MageUpdatedAt,
-    /// Mage's `_streams.columns`: the constant at this index of the settings' list, which
-    /// wins over a value the record may carry (as in Mage).
-    Constant(usize),
-}
-
-impl Metadata {
-    /// Every metadata column: name, type, kind.
-    pub const COLUMNS: [(&'static str, &'static str, Metadata); 6] = [
-        (
-            "_sdc_extracted_at",
-            "timestamp with time zone",
-            Metadata::ExtractedAt,
-        ),
-        (
-            "_sdc_received_at",
-            "timestamp with time zone",
-            Metadata::ReceivedAt,
-        ),
-        (
-            "_sdc_batched_at",
-            "timestamp with time zone",
-            Metadata::BatchedAt,
-        ),
-        (
-            "_sdc_deleted_at",
-            "timestamp with time zone",
-            Metadata::DeletedAt,
-        ),
-        ("_sdc_sequence", "bigint", Metadata::Sequence),
-        ("_sdc_table_version", "bigint", Metadata::TableVersion),
-    ];
-}
+use crate::schema::plan::{Metadata, Property};
 
 /// The message-level values of one record, for its metadata columns.
 #[derive(Debug, Clone, Copy)]
@@ -101,11 +35,16 @@ pub struct RecordMeta<'a> {
     pub constants: &'a [(String, String)],
 }
 
-/// The column hard deletes are read from.
-pub const DELETED_AT_COLUMN: &str = "_sdc_deleted_at";
-
-/// The column ACTIVATE_VERSION compares.
-pub const TABLE_VERSION_COLUMN: &str = "_sdc_table_version";
+/// The message-level values of a record that fill its metadata columns.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Envelope<'m> {
+    /// `time_extracted`.
+    pub time_extracted: Option<&'m str>,
+    /// `version`.
+    pub version: Option<i64>,
+    /// `sequence`.
+    pub sequence: Option<i64>,
+}
 
 /// Why a record could not be encoded.
 #[derive(Debug)]
@@ -128,22 +67,6 @@ pub enum RecordError {
     Invalid(String),
 }
 
-/// The columns a stream writes and how, for one generation of its table.
-#[derive(Debug)]
-struct Plan {
-    generation: u64,
-    /// Written columns, in property order: (column name, type, metadata kind).
-    columns: Vec<(String, PgType, Option<Metadata>)>,
-    /// Property name → slot in `columns`.
-    slot_of: FastMap<String, usize>,
-    /// Slots of the key columns.
-    key_slots: Vec<usize>,
-    /// Whether rows are merged by key (and so deduplicated in the batch).
-    merge: bool,
-    /// How the flush writes the rows.
-    mode: WriteMode,
-}
-
 /// A stream being loaded.
 pub struct Stream {
     /// The stream name.
@@ -161,7 +84,7 @@ pub struct Stream {
     /// Full JSON Schema validation, when enabled.
     pub validator: Option<jsonschema::Validator>,
     /// The rows waiting for a flush.
-    pub batch: Batch,
+    pub rows: RowBuffer,
     /// Properties seen in records but not in the schema (warned once each).
     pub unknown_properties: HashSet<String>,
     /// Values of such properties ignored.
@@ -170,40 +93,58 @@ pub struct Stream {
     pub flattened: HashSet<String>,
     /// Flushes submitted so far (the first ones are kept small, see the loader).
     pub flushes: u32,
-    plan: Option<Plan>,
+    plan: Option<WritePlan>,
     slots: Vec<Option<(usize, usize)>>,
     field_bounds: Vec<(usize, usize)>,
     key_scratch: Vec<u8>,
 }
 
+/// What a SCHEMA message makes of a stream.
+pub struct StreamSchema {
+    /// Its properties in schema order.
+    pub properties: Vec<Property>,
+    /// Its key columns (cleaned): what rows are merged on.
+    pub key_columns: Vec<String>,
+    /// What a merge does on conflict.
+    pub on_conflict: OnConflict,
+    /// The SCHEMA text, to skip identical repeats.
+    pub fingerprint: String,
+    /// Full JSON Schema validation, when enabled.
+    pub validator: Option<jsonschema::Validator>,
+    /// Object properties flattened into `parent__child` columns, by joined path.
+    pub flattened: HashSet<String>,
+}
+
 impl Stream {
-    /// A stream with no plan yet (built on first record).
-    pub fn new(
-        name: String,
-        table_id: usize,
-        properties: Vec<Property>,
-        key_columns: Vec<String>,
-        on_conflict: OnConflict,
-        fingerprint: String,
-        validator: Option<jsonschema::Validator>,
-    ) -> Stream {
+    /// A stream with no plan yet (built on its first record).
+    pub fn new(name: String, table_id: usize, schema: StreamSchema) -> Stream {
         Stream {
             name,
             table_id,
-            properties,
-            key_columns,
-            on_conflict,
-            fingerprint,
-            validator,
-            batch: Batch::default(),
+            properties: schema.properties,
+            key_columns: schema.key_columns,
+            on_conflict: schema.on_conflict,
+            fingerprint: schema.fingerprint,
+            validator: schema.validator,
+            rows: RowBuffer::default(),
             unknown_properties: HashSet::new(),
             ignored_values: 0,
-            flattened: HashSet::new(),
+            flattened: schema.flattened,
             flushes: 0,
             plan: None,
             slots: Vec::new(),
             field_bounds: Vec::new(),
             key_scratch: Vec::new(),
+        }
+    }
+
+    /// The stream under a new SCHEMA (its rows flushed before): the same counters of
+    /// unknown properties, a new plan.
+    pub fn replaced(self, table_id: usize, schema: StreamSchema) -> Stream {
+        Stream {
+            unknown_properties: self.unknown_properties,
+            ignored_values: self.ignored_values,
+            ..Stream::new(self.name, table_id, schema)
         }
     }
 
@@ -213,7 +154,7 @@ impl Stream {
     }
 
     /// Rebuilds the plan when the table changed since it was built.
-    pub fn refresh_plan(&mut self, table: &TableModel, load_method: LoadMethod, hard_delete: bool) {
+    pub fn refresh_plan(&mut self, table: &TableModel, policy: WritePolicy) {
         if self
             .plan
             .as_ref()
@@ -221,78 +162,17 @@ impl Stream {
         {
             return;
         }
-        let mut columns = Vec::with_capacity(self.properties.len());
-        let mut slot_of = FastMap::default();
-        for property in &self.properties {
-            let pg_type = table
-                .column(&property.column)
-                .map(|c| c.pg_type.clone())
-                .unwrap_or_else(|| PgType::from_format_type(&property.type_name));
-            slot_of.insert(property.name.clone(), columns.len());
-            columns.push((property.column.clone(), pg_type, property.metadata));
-        }
-        let key_slots: Vec<usize> = self
-            .key_columns
-            .iter()
-            .filter_map(|key| columns.iter().position(|(name, _, _)| name == key))
-            .collect();
-        // An overwrite stages every row; the swap keeps the last of each key.
-        let merge =
-            load_method == LoadMethod::Upsert && !key_slots.is_empty() && !table.is_overwrite();
-        // Hard deletes need a key to delete by and the column that marks a delete.
-        let deleted_column =
-            (hard_delete && merge && columns.iter().any(|(name, _, _)| name == DELETED_AT_COLUMN))
-                .then_some(DELETED_AT_COLUMN);
-        let names: Vec<&str> = columns.iter().map(|(name, _, _)| name.as_str()).collect();
-        let mode = if merge {
-            let sql_columns: Vec<SqlColumn> = columns
-                .iter()
-                .map(|(name, pg_type, metadata)| SqlColumn {
-                    name: name.clone(),
-                    comparable: pg_type.has_equality(),
-                    role: match metadata {
-                        Some(Metadata::MageCreatedAt) => MergeRole::Kept,
-                        Some(Metadata::MageUpdatedAt) => MergeRole::Stamp,
-                        _ => MergeRole::Data,
-                    },
-                })
-                .collect();
-            let has_unique_index = table.has_unique_index_on(&self.key_columns);
-            // Only a unique index makes a direct COPY safe: it is what reports a key that
-            // is already there. IGNORE must never update, so it may use it too.
-            // With hard deletes every row goes through the stage, where deletes are sorted out.
-            let direct = (has_unique_index && deleted_column.is_none()).then(|| DirectCopy {
-                copy: sql::copy_into(&table.qualified, &sql::column_list(&names)).into(),
-                enabled: Arc::clone(&table.direct_copy),
-            });
-            WriteMode::Merge {
-                sql: Arc::new(sql::merge(
-                    &table.qualified,
-                    &sql_columns,
-                    &self.key_columns,
-                    self.on_conflict,
-                    has_unique_index,
-                    deleted_column,
-                )),
-                direct,
-            }
-        } else {
-            WriteMode::Copy {
-                copy: sql::copy_into(table.copy_target(), &sql::column_list(&names)).into(),
-            }
+        let shape = StreamShape {
+            properties: &self.properties,
+            key_columns: &self.key_columns,
+            on_conflict: self.on_conflict,
         };
+        let plan = WritePlan::build(shape, table, policy);
         // Slots may hold a record walked before a widening rebuilt the plan; the property
         // order, and so each property's slot, is unchanged.
-        self.slots.resize(columns.len(), None);
-        self.field_bounds.resize(columns.len(), (0, 0));
-        self.plan = Some(Plan {
-            generation: table.generation,
-            columns,
-            slot_of,
-            key_slots,
-            merge,
-            mode,
-        });
+        self.slots.resize(plan.columns.len(), None);
+        self.field_bounds.resize(plan.columns.len(), (0, 0));
+        self.plan = Some(plan);
     }
 
     /// Checks the whole record against the stream's JSON Schema, when validation is on.
@@ -314,6 +194,13 @@ impl Stream {
             )));
         }
         Ok(())
+    }
+
+    /// Brings the plan up to the table's generation and empties the slots, before a record
+    /// is walked into them.
+    pub fn prepare_record(&mut self, table: &TableModel, policy: WritePolicy) {
+        self.refresh_plan(table, policy);
+        self.begin_record();
     }
 
     /// Empties the slots for the next record.
@@ -339,10 +226,10 @@ impl Stream {
             // A schema without properties: the record has nothing to store.
             return Ok(false);
         }
-        let out = self.batch.buffer();
+        let out = self.rows.buffer();
         let start = out.len();
         begin_tuple(plan.columns.len() as u16, out);
-        for (index, (column, pg_type, metadata)) in plan.columns.iter().enumerate() {
+        for (index, column) in plan.columns.iter().enumerate() {
             let mut raw = self
                 .slots
                 .get(index)
@@ -350,17 +237,17 @@ impl Stream {
                 .flatten()
                 .and_then(|(offset, len)| line.get(offset..offset + len));
             let synthesized;
-            if let (Some(kind), Some(meta)) = (metadata, meta) {
+            if let (Some(kind), Some(meta)) = (column.metadata, meta) {
                 if raw.is_none() || matches!(kind, Metadata::Constant(_)) {
-                    synthesized = metadata_value(*kind, meta);
+                    synthesized = metadata_value(kind, meta);
                     raw = synthesized.as_deref();
                 }
             }
             let field_start = out.len();
-            if let Err(error) = encode_field(raw, pg_type, options, stats, out) {
+            if let Err(error) = encode_field(raw, &column.pg_type, options, stats, out) {
                 out.truncate(start);
                 return Err(RecordError::Value {
-                    column: column.clone(),
+                    column: column.name.clone(),
                     value: excerpt(raw.unwrap_or("null")),
                     error,
                 });
@@ -380,7 +267,7 @@ impl Stream {
                 let column = plan
                     .columns
                     .get(slot)
-                    .map(|(n, _, _)| n.clone())
+                    .map(|c| c.name.clone())
                     .unwrap_or_default();
                 return Err(RecordError::NullKey { column });
             }
@@ -388,14 +275,17 @@ impl Stream {
             self.key_scratch.extend_from_slice(field);
             // NUMERIC's send format carries the display scale: 1 and 1.0 differ in bytes but
             // are one key to PostgreSQL. Compare keys without it (digits are normalised).
-            if matches!(plan.columns.get(slot), Some((_, PgType::Numeric, _))) {
+            if matches!(
+                plan.columns.get(slot).map(|c| &c.pg_type),
+                Some(PgType::Numeric)
+            ) {
                 if let Some(dscale) = self.key_scratch.get_mut(key_start + 10..key_start + 12) {
                     dscale.fill(0);
                 }
             }
         }
         let key = plan.merge.then_some(self.key_scratch.as_slice());
-        Ok(self.batch.commit_row(start, key, seq, line_number))
+        Ok(self.rows.commit_row(start, key, seq, line_number))
     }
 
     /// Counts (and warns once about) a property the schema does not have.

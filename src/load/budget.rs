@@ -1,0 +1,145 @@
+//! The memory bound on the reader's side (`maximum_batch_size_mb`) and the flush triggers
+//! that are not about one record: a stream's buffer is full at `batch_size_rows` or at the
+//! flush chunk size, all buffers together are bounded (the largest flushes first), and no
+//! row waits longer than `max_batch_age_seconds`.
+//!
+//! The bound is split between the reader's buffers and the flush queue (whose bytes the
+//! workers bound by blocking the reader): together they stay within `maximum_batch_size_mb`.
+
+use std::time::Instant;
+
+use crate::config::Settings;
+use crate::error::Result;
+use crate::load::row_buffer::RowBuffer;
+use crate::load::Loader;
+
+/// The reader's budget for all streams' buffers together, in flush chunks.
+const READER_BUDGET_CHUNKS: usize = 4;
+
+/// The size of a stream's first flush; later ones double up to the full chunk.
+const FIRST_CHUNK_BYTES: usize = 256 * 1024;
+
+/// The byte bounds of one run.
+#[derive(Debug)]
+pub struct Budget {
+    /// A stream's buffer flushes once it holds this many bytes, even below
+    /// `batch_size_rows`, so that encoding the next rows overlaps the COPY of these.
+    flush_chunk_bytes: usize,
+    /// Rows a stream buffers before it flushes.
+    batch_size_rows: usize,
+    /// Bytes held in all streams' buffers.
+    buffered: usize,
+    /// When `buffered` reaches this, the largest buffer flushes.
+    limit: usize,
+    /// What the flush queue may hold (queued and in flight).
+    queue_bytes: usize,
+}
+
+impl Budget {
+    /// The bounds for `settings`.
+    pub fn new(settings: &Settings) -> Budget {
+        let flush_chunk_bytes = settings
+            .flush_chunk_bytes
+            .min(settings.max_buffer_bytes / 4)
+            .max(1);
+        Budget {
+            flush_chunk_bytes,
+            batch_size_rows: settings.batch_size_rows,
+            buffered: 0,
+            // What the reader may hold across all streams before it flushes the largest
+            // buffer; with the queue below, within maximum_batch_size_mb.
+            limit: (flush_chunk_bytes * READER_BUDGET_CHUNKS)
+                .min(settings.max_buffer_bytes / 2)
+                .max(1),
+            // Enough queued work to keep every connection busy with the next chunk ready,
+            // and no more: a deeper queue only holds memory while the database is the
+            // bottleneck.
+            queue_bytes: (flush_chunk_bytes * (settings.max_parallelism + 1))
+                .min(settings.max_buffer_bytes / 2)
+                .max(1),
+        }
+    }
+
+    /// What the flush queue may hold.
+    pub fn queue_bytes(&self) -> usize {
+        self.queue_bytes
+    }
+
+    /// The byte size at which a stream's buffer flushes. A stream's first flushes are small
+    /// (256 KiB, doubling up to the full chunk) so the database starts working after a few
+    /// hundred rows instead of waiting for a whole chunk to be parsed.
+    pub fn chunk_limit(&self, flushes_so_far: u32) -> usize {
+        (FIRST_CHUNK_BYTES << flushes_so_far.min(16)).min(self.flush_chunk_bytes)
+    }
+
+    /// Whether a stream's buffer should flush now.
+    pub fn is_full(&self, rows: &RowBuffer, flushes_so_far: u32) -> bool {
+        rows.appended_rows() >= self.batch_size_rows
+            || rows.byte_len() >= self.chunk_limit(flushes_so_far)
+    }
+
+    /// Counts bytes added to a buffer.
+    pub fn grew(&mut self, bytes: usize) {
+        self.buffered += bytes;
+    }
+
+    /// Counts bytes handed to a flush.
+    pub fn released(&mut self, bytes: usize) {
+        self.buffered = self.buffered.saturating_sub(bytes);
+    }
+
+    /// Whether the buffers together are at the bound.
+    pub fn exceeded(&self) -> bool {
+        self.buffered >= self.limit
+    }
+}
+
+impl Loader<'_> {
+    /// Keeps the bytes buffered across all streams under the reader's budget by flushing the
+    /// largest buffer. With many streams filling at the same pace this also staggers their
+    /// flushes, so the database gets a steady flow instead of every stream at once.
+    pub(super) fn enforce_buffer_budget(&mut self) -> Result<()> {
+        while self.budget.exceeded() {
+            let largest = self
+                .streams
+                .values()
+                .filter(|s| !s.rows.is_empty())
+                .max_by_key(|s| s.rows.byte_len())
+                .map(|s| s.name.clone());
+            match largest {
+                Some(name) => self.flush_stream(&name)?,
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// When the oldest buffered row reaches `max_batch_age_seconds`.
+    pub(super) fn oldest_batch_deadline(&self) -> Option<Instant> {
+        self.streams
+            .values()
+            .filter_map(|s| s.rows.opened_at())
+            .min()
+            .map(|opened| opened + self.settings.max_batch_age)
+    }
+
+    /// Flushes every stream whose oldest row has waited `max_batch_age_seconds`.
+    pub(super) fn flush_aged_batches(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let aged: Vec<String> = self
+            .streams
+            .values()
+            .filter(|s| {
+                s.rows
+                    .opened_at()
+                    .is_some_and(|opened| opened + self.settings.max_batch_age <= now)
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        for name in aged {
+            log::debug!("stream \"{name}\": flushing rows older than max_batch_age_seconds");
+            self.flush_stream(&name)?;
+        }
+        Ok(())
+    }
+}
