@@ -3,24 +3,28 @@
 //!
 //! # Layout
 //!
+//! The data flow runs one way: input → [`protocol`] (lines, messages, BATCH files) →
+//! [`load`] (streams and their row buffers, on the reader thread) → flush jobs → [`db`]
+//! (workers, COPY, merge, commit), with states following commits. docs/ARCHITECTURE.md has
+//! the picture, the module map, and the import rules that `tests/architecture.rs` enforces.
+//!
 //! - [`cli`] — command-line arguments; [`config`] — settings from files or the environment,
 //!   validated, with the one table of accepted keys; [`about`] — `--about`.
-//! - [`protocol`] — the line reader, Singer message parsing, BATCH files (URL → path → lines)
-//!   and the state tracker (the only writer to stdout).
-//! - [`schema`] — JSON Schema → column types, flattening, schema evolution, and name
-//!   cleaning/quoting.
+//! - [`protocol`] — the line reader, Singer message parsing and the record walker, BATCH
+//!   files (URL → path → lines), and the state tracker (the only writer to stdout).
+//! - [`schema`] — a SCHEMA's column plan (properties, columns, metadata columns, target
+//!   table), JSON Schema → column types, the PostgreSQL type model, JSON number literals,
+//!   flattening, schema evolution, name cleaning and quoting.
 //! - [`encode`] — JSON values → binary COPY fields for the column's actual type.
-//! - [`stream`] — one stream: its properties, plan and record encoding; [`sink`] — its batch
-//!   of encoded rows and last-wins key index.
-//! - [`table`] — the run's model of each target table and its queued DDL.
-//! - [`db`] — connections and pool, TLS (rustls), catalog reads, SQL text, flushes and the
-//!   flush workers.
-//! - [`loader`] — the router that ties them together on the reader thread: SCHEMA, RECORD,
-//!   BATCH, STATE and ACTIVATE_VERSION handling, `invalid_records`, overwrite swaps, progress.
-//! - [`error`] — the one error type, with exit codes and retry classification.
+//! - [`load`] — one handler per message kind (SCHEMA, RECORD, BATCH, ACTIVATE_VERSION),
+//!   `invalid_records`, the memory budget, what follows a commit, progress and the summary,
+//!   and the model they share: streams, their write plans and row buffers, the table model.
+//! - [`db`] — connections and pool, TLS (rustls), catalog reads, SQL text, flushes, the flush
+//!   workers and the retry classification.
+//! - [`error`] — the one error type, with exit codes.
 //! - [`mage`] — Mage mode: its state file, its catalog, its config template.
 //! - [`percent`] — `%XX` decoding of connection and BATCH manifest URLs.
-//! - [`logging`] — text, JSON or Mage log lines and the summary; [`shutdown`] — SIGTERM/SIGINT;
+//! - [`logging`] — text, JSON or Mage log lines; [`shutdown`] — SIGTERM/SIGINT;
 //!   [`fast_hash`] — the hasher of the per-record maps.
 //! - `fuzz` (tests only) — the mutation fuzzer over parsing, mapping and encoding.
 //! - `src/bin/bench.rs` — the benchmark against a raw binary COPY.
