@@ -281,15 +281,47 @@ fn collapse_branches(
     if branches.is_empty() {
         return None;
     }
+    // Each branch is resolved once: resolving one twice per level would make nested
+    // combinators exponential.
+    let resolved: Vec<(&Value, Column)> = branches
+        .into_iter()
+        .filter_map(|branch| Some((branch, resolve(branch, depth + 1, allow_custom)?)))
+        .collect();
+    // The SDK's reading (singer-sdk, MeltanoLabs): when the first branch that admits a value
+    // declares what it is (a date/time/uuid format, or x-sql-datatype), it decides, as in
+    // `{"anyOf": [{"type": "string", "format": "date-time"}, {"type": ["string", "null"]}]}`.
+    // Values of the other branches that do not fit then follow `invalid_records`.
+    if let Some((branch, column)) = resolved.first() {
+        if declares_its_type(branch, allow_custom) {
+            return Some(Some(column.clone()));
+        }
+    }
     let mut columns: Vec<Column> = Vec::new();
-    for branch in branches {
-        if let Some(column) = resolve(branch, depth + 1, allow_custom) {
-            if !columns.contains(&column) {
-                columns.push(column);
-            }
+    for (_, column) in resolved {
+        if !columns.contains(&column) {
+            columns.push(column);
         }
     }
     Some(widen_columns(columns))
+}
+
+/// Whether an `anyOf`/`oneOf` branch says what its values are beyond a JSON type: a
+/// date-time, date, time or uuid `format`, or (at column level) `x-sql-datatype`.
+fn declares_its_type(branch: &Value, allow_custom: bool) -> bool {
+    let Some(obj) = branch.as_object() else {
+        return false;
+    };
+    let custom = allow_custom
+        && obj
+            .get("x-sql-datatype")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !t.trim().is_empty());
+    let format = obj.get("format").and_then(Value::as_str).is_some_and(|f| {
+        ["date-time", "date", "time", "uuid"]
+            .iter()
+            .any(|known| f.eq_ignore_ascii_case(known))
+    });
+    custom || format
 }
 
 /// One column that holds every value of several distinct planned columns.
@@ -683,11 +715,39 @@ mod tests {
     }
 
     #[test]
-    fn any_of_with_several_scalar_branches_is_text() {
+    fn any_of_whose_first_branch_has_a_date_format_takes_that_type_as_the_sdk_does() {
+        // What SDK taps (Salesforce and friends) send for dates.
+        let schema = json!({"anyOf": [{"type": "string", "format": "date-time"},
+                                      {"type": ["string", "null"]}]});
+        assert_eq!(col(schema), "timestamp with time zone");
         let schema = json!({"anyOf": [{"type": "string", "format": "date-time"},
                                       {"type": "string"}]});
+        assert_eq!(col(schema), "timestamp with time zone");
+        let schema = json!({"oneOf": [{"type": "null"}, {"type": "string", "format": "DATE"},
+                                      {"type": "integer"}]});
+        assert_eq!(col(schema), "date");
+        let schema = json!({"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string"}]});
+        assert_eq!(col(schema), "uuid");
+        let schema = json!({"anyOf": [{"type": "string", "format": "time"}, {"type": "integer"}]});
+        assert_eq!(col(schema), "time without time zone");
+    }
+
+    #[test]
+    fn any_of_whose_first_branch_has_x_sql_datatype_takes_it() {
+        let schema = json!({"anyOf": [{"type": "string", "x-sql-datatype": "citext"},
+                                      {"type": "integer"}]});
+        assert_eq!(col(schema), "citext");
+    }
+
+    #[test]
+    fn any_of_whose_first_branch_declares_nothing_still_widens() {
+        let schema = json!({"anyOf": [{"type": "string"},
+                                      {"type": "string", "format": "date-time"}]});
         assert_eq!(col(schema), "text");
         let schema = json!({"anyOf": [{"type": "boolean"}, {"type": "integer"}]});
+        assert_eq!(col(schema), "text");
+        // A format that names no column type of its own does not decide.
+        let schema = json!({"anyOf": [{"type": "string", "format": "email"}, {"type": "integer"}]});
         assert_eq!(col(schema), "text");
     }
 

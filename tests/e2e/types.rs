@@ -249,6 +249,45 @@ fn dates_times_and_uuids_are_stored_in_native_columns() {
 }
 
 #[test]
+fn sdk_any_of_dates_create_timestamptz_and_a_non_date_follows_invalid_records() {
+    let schema = TestSchema::new("any_of_date");
+    // How SDK taps (Salesforce and friends) declare dates.
+    let sdk_date = json!({"anyOf": [{"type": "string", "format": "date-time"},
+                                    {"type": ["string", "null"]}]});
+    let input = jsonl(&[
+        schema_msg(
+            "t",
+            json!({"id": {"type": "integer"}, "at": sdk_date}),
+            &["id"],
+        ),
+        record("t", json!({"id": 1, "at": "2024-06-25T21:46:00+02:00"})),
+        record("t", json!({"id": 2, "at": null})),
+        record("t", json!({"id": 3, "at": "not a date"})),
+    ]);
+    let output = run_target(&schema, json!({"invalid_records": "skip"}), &input);
+    output
+        .assert_success()
+        .assert_stderr_has(&["line 4", "\"at\"", "not a date"]);
+    assert_eq!(
+        schema.columns("t"),
+        vec![
+            ("id".to_string(), "bigint".to_string()),
+            ("at".to_string(), "timestamp with time zone".to_string()),
+        ]
+    );
+    assert_eq!(
+        text_rows(&format!(
+            "SELECT id::text, (at AT TIME ZONE 'UTC')::text FROM {} ORDER BY id",
+            schema.table("t")
+        )),
+        vec![
+            some(&["1", "2024-06-25 19:46:00"]),
+            vec![Some("2".to_string()), None],
+        ]
+    );
+}
+
+#[test]
 fn booleans_are_stored_as_booleans() {
     let schema = TestSchema::new("booleans");
     let input = jsonl(&[
