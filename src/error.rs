@@ -231,9 +231,20 @@ impl fmt::Display for DbErrorText<'_> {
                 }
                 Ok(())
             }
-            None => write!(f, "{}", self.0),
+            // The driver's own words ("error connecting to server") hide their cause (the
+            // refused connection, "password missing"): name it.
+            None => match std::error::Error::source(self.0) {
+                Some(cause) => write!(f, "{}: {cause}", self.0),
+                None => write!(f, "{}", self.0),
+            },
         }
     }
+}
+
+/// A driver error as `SQLSTATE code: message (detail) hint: ...` when the server sent one,
+/// else the driver's words with their cause: what a warning about a retried step shows.
+pub fn driver_error_text(error: &postgres::Error) -> String {
+    DbErrorText(error).to_string()
 }
 
 /// Shortens a value for an error message: at most 80 characters (`VALUE_EXCERPT_CHARS`),

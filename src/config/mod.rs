@@ -2,17 +2,19 @@
 //! [`Settings`].
 //!
 //! One table, [`SETTINGS`], names every key we accept with its aliases, type, default and
-//! description. The same table drives alias resolution, unknown-key warnings, type
+//! description. The same table drives alias resolution, unknown-key judgements, type
 //! checking and `--about`, so the documentation can never drift from what is parsed.
 //! Validation errors name the key and the file it came from and never echo a secret.
 //!
-//! One file per concept: `spec` (the settings table), `raw` (merged sources and typed
+//! One file per concept: `spec` (the settings table), `unknown` (what a key that is not a
+//! setting is: a typo, a peer's key, a feature we lack), `raw` (merged sources and typed
 //! getters), `connection` (where and how to connect, TLS), `validate` (raw → [`Settings`]);
 //! this file holds the validated types and [`load`], which runs the layers in order.
 
 mod connection;
 mod raw;
 mod spec;
+mod unknown;
 mod validate;
 
 use std::path::Path;
@@ -132,7 +134,7 @@ pub fn load(sources: &[Source], mage_mode: bool) -> Result<Settings> {
     for source in sources {
         match source {
             Source::File(path) => raw.merge_file(Path::new(path))?,
-            Source::Environment => raw.merge_environment(|name| std::env::var(name).ok()),
+            Source::Environment => raw.merge_environment(|name| std::env::var(name).ok())?,
             Source::JsonText(text) => raw.merge_json_text(text, "--config_json")?,
             Source::MageSettings(path) => raw.merge_mage_settings(Path::new(path))?,
         }
@@ -149,7 +151,8 @@ mod tests {
     pub(super) fn raw(value: Value) -> RawConfig {
         let mut raw = RawConfig::default();
         if let Value::Object(map) = value {
-            raw.merge_object(map, "test.json");
+            raw.merge_object(map, "test.json")
+                .expect("test configs hold no mistakes");
         }
         raw
     }

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::spec::{find_setting, is_sensitive, Kind, IGNORED_PEER_KEYS, SETTINGS};
+use super::spec::{find_setting, is_sensitive, Kind, SETTINGS};
+use super::unknown::{classify, unsupported_message, UnknownKey};
 use crate::error::{Error, Result};
 
 /// Where a setting's value came from, for error messages.
@@ -30,26 +31,45 @@ pub struct RawConfig {
 }
 
 impl RawConfig {
-    /// Merges one JSON object read from `origin`, warning about keys we do not know.
-    pub fn merge_object(&mut self, object: Map<String, Value>, origin: &str) {
+    /// Merges one JSON object read from `origin`. A key that is not a setting is judged by
+    /// [`classify`]: a typo of a setting, a key of another section or a stream map stops the
+    /// run (every such key of the object named in one error); a peer's key gets an info line
+    /// and any other key one warning.
+    pub fn merge_object(&mut self, object: Map<String, Value>, origin: &str) -> Result<()> {
+        let mut mistakes = Vec::new();
+        let mut unsupported = Vec::new();
         for (key, value) in object {
-            match find_setting(&key) {
-                Some(spec) => {
-                    self.values.insert(
-                        spec.name,
-                        Sourced {
-                            value,
-                            origin: origin.to_string(),
-                        },
-                    );
-                }
-                None if IGNORED_PEER_KEYS.contains(&key.as_str()) => {
-                    log::info!(
-                        "config: \"{key}\" has no meaning for target-postgres; ignored ({origin})"
-                    );
-                }
-                None => log::warn!("config: unknown setting \"{key}\" ignored ({origin})"),
+            if let Some(spec) = find_setting(&key) {
+                self.values.insert(
+                    spec.name,
+                    Sourced {
+                        value,
+                        origin: origin.to_string(),
+                    },
+                );
+                continue;
             }
+            match classify(&key, &value) {
+                UnknownKey::Ignored => log::info!(
+                    "config: \"{key}\" has no meaning for target-postgres; ignored ({origin})"
+                ),
+                UnknownKey::Unsupported => unsupported.push(key),
+                UnknownKey::Mistake(advice) => {
+                    mistakes.push(format!("unknown setting \"{key}\": {advice}"));
+                }
+                UnknownKey::Unknown => {
+                    log::warn!("config: unknown setting \"{key}\" ignored ({origin})");
+                }
+            }
+        }
+        if !unsupported.is_empty() {
+            let keys: Vec<&str> = unsupported.iter().map(String::as_str).collect();
+            mistakes.push(unsupported_message(&keys));
+        }
+        if mistakes.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::config(mistakes.join("; "), origin))
         }
     }
 
@@ -66,10 +86,7 @@ impl RawConfig {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| Error::config(format!("not valid JSON: {e}"), origin))?;
         match value {
-            Value::Object(object) => {
-                self.merge_object(object, origin);
-                Ok(())
-            }
+            Value::Object(object) => self.merge_object(object, origin),
             other => Err(Error::config(
                 format!("must be a JSON object, got {}", json_type_name(&other)),
                 origin,
@@ -85,10 +102,7 @@ impl RawConfig {
         let settings: Value = serde_yaml_ng::from_str(&text)
             .map_err(|e| Error::config(format!("not valid YAML: {e}"), &origin))?;
         match settings.get("config") {
-            Some(Value::Object(config)) => {
-                self.merge_object(config.clone(), &origin);
-                Ok(())
-            }
+            Some(Value::Object(config)) => self.merge_object(config.clone(), &origin),
             None | Some(Value::Null) => Err(Error::config(
                 "has no \"config:\" section with the destination's settings",
                 &origin,
@@ -104,7 +118,7 @@ impl RawConfig {
     }
 
     /// Meltano's `--config ENV`: every setting (and alias) from `TARGET_POSTGRES_<KEY>`.
-    pub fn merge_environment(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+    pub fn merge_environment(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<()> {
         let mut object = Map::new();
         for spec in SETTINGS {
             for key in std::iter::once(&spec.name).chain(spec.aliases.iter()) {
@@ -121,7 +135,7 @@ impl RawConfig {
                 }
             }
         }
-        self.merge_object(object, "environment");
+        self.merge_object(object, "environment")
     }
 
     /// The value of a canonical key with where it came from; JSON `null` counts as unset.
@@ -290,10 +304,12 @@ mod tests {
     #[test]
     fn later_sources_win() {
         let mut config = raw(json!({"schema": "a", "batch_size_rows": 5}));
-        config.merge_object(
-            json!({"postgres_schema": "b"}).as_object().unwrap().clone(),
-            "second.json",
-        );
+        config
+            .merge_object(
+                json!({"postgres_schema": "b"}).as_object().unwrap().clone(),
+                "second.json",
+            )
+            .unwrap();
         let settings = config.validate(false).unwrap();
         assert_eq!(settings.schema, "b");
         assert_eq!(settings.batch_size_rows, 5);
@@ -318,15 +334,54 @@ mod tests {
     }
 
     #[test]
+    fn typos_stop_the_merge_naming_every_key_in_file_order_and_the_file_but_no_value() {
+        let mut config = RawConfig::default();
+        let object = json!({"shema": "raw", "pasword": "hunter2", "use_copy": true,
+                            "bogus_setting_xyz": 1, "host": "db"});
+        let err = config
+            .merge_object(object.as_object().unwrap().clone(), "config.json")
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(
+            err.to_string(),
+            "config: unknown setting \"shema\": did you mean \"schema\"?; \
+             unknown setting \"pasword\": did you mean \"password\"? (config.json)"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn stream_maps_stop_the_merge_saying_they_are_not_supported() {
+        let mut config = RawConfig::default();
+        let object = json!({"stream_maps": {"users": {"email": "md5(email)"}},
+                            "stream_map_config": {"salt": "s"}});
+        let err = config
+            .merge_object(object.as_object().unwrap().clone(), "meltano.json")
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "config: stream maps are not supported yet (\"stream_maps\", \"stream_map_config\"): \
+                 the data would load untransformed"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("(meltano.json)"), "{text}");
+    }
+
+    #[test]
     fn environment_config_reads_target_postgres_variables() {
         let mut config = RawConfig::default();
-        config.merge_environment(|name| match name {
-            "TARGET_POSTGRES_HOST" => Some("envhost".into()),
-            "TARGET_POSTGRES_PORT" => Some("7777".into()),
-            "TARGET_POSTGRES_LOWER_CASE" => Some("false".into()),
-            "TARGET_POSTGRES_BEFORE_RUN_SQL" => Some("[\"select 1\"]".into()),
-            _ => None,
-        });
+        config
+            .merge_environment(|name| match name {
+                "TARGET_POSTGRES_HOST" => Some("envhost".into()),
+                "TARGET_POSTGRES_PORT" => Some("7777".into()),
+                "TARGET_POSTGRES_LOWER_CASE" => Some("false".into()),
+                "TARGET_POSTGRES_BEFORE_RUN_SQL" => Some("[\"select 1\"]".into()),
+                _ => None,
+            })
+            .unwrap();
         let settings = config.validate(false).unwrap();
         assert_eq!(settings.connection.host, "envhost");
         assert_eq!(settings.connection.port, 7777);

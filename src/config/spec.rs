@@ -1,7 +1,7 @@
 //! The settings table: every key target-postgres accepts, with its aliases, JSON type,
 //! default, secrecy and one line of description.
 //!
-//! [`SETTINGS`] is the single source of truth: merging resolves aliases and warns about
+//! [`SETTINGS`] is the single source of truth: merging resolves aliases and judges
 //! unknown keys with it, `--config ENV` parses variables by its kinds, error messages ask it
 //! whether a value may be shown, and `--about` (and so the README's table and meltano.yml)
 //! renders it, so the documentation cannot drift from what is parsed.
@@ -110,7 +110,8 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("_streams", [], Object, "", false, "Mage: {\"columns\": {\"name\": value}} adds these text columns, holding these constant values, to every stream's rows."),
 ];
 
-/// Keys peers use that mean nothing here: accepted with one info line.
+/// Keys peers use that mean nothing here: accepted with one info line (what other unknown
+/// keys are: `unknown.rs`).
 pub(super) const IGNORED_PEER_KEYS: &[&str] = &[
     "use_copy",
     "temp_dir",
@@ -120,9 +121,6 @@ pub(super) const IGNORED_PEER_KEYS: &[&str] = &[
     "batch_wait_limit_seconds",
     "load_via_copy",
     "hook",
-    "stream_maps",
-    "stream_map_config",
-    "faker_config",
     // The SDK's target-side BATCH setting: files are read where the manifest's URLs say.
     "batch_config",
 ];

@@ -11,16 +11,16 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use postgres::Client;
-use r2d2_postgres::PostgresConnectionManager;
 
 use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
-use crate::db::retry::is_transient_db_error;
-use crate::db::tls::{Tls, TlsConnector, TlsOptions};
-use crate::error::{Error, Result};
+use crate::db::pool::{Manager, PoolConnectError};
+use crate::db::retry::{is_driver_config_error, is_transient_db_error};
+use crate::db::tls::{Tls, TlsOptions};
+use crate::error::{driver_error_text, Error, Result};
 use crate::percent::{self, BadEscape};
 
 /// The pool of connections flush workers use.
-pub type Pool = r2d2::Pool<PostgresConnectionManager<TlsConnector>>;
+pub type Pool = r2d2::Pool<Manager>;
 
 /// Where to connect and how: the driver's configuration and the TLS connector for it.
 pub struct Endpoint {
@@ -53,8 +53,16 @@ impl Endpoint {
     }
 
     /// The error for a failed connection: a TLS refusal is named as such (`cannot connect
-    /// to ... (ssl_mode ...): cause`), anything else keeps the driver's or server's words.
+    /// to ... (ssl_mode ...): cause`), a password the server asks for and we lack is a config
+    /// error saying where a password comes from, anything else keeps the driver's or
+    /// server's words.
     pub fn connect_error(&self, error: postgres::Error) -> Error {
+        if is_missing_password(&error) {
+            return Error::config(
+                missing_password_message(&self.config),
+                format!("connecting to {}", describe_target(&self.config)),
+            );
+        }
         match self.tls.explain(&error) {
             Some(cause) => Error::Tls {
                 target: describe_target(&self.config),
@@ -242,7 +250,10 @@ fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Client
         match endpoint.connect() {
             Ok(client) => return Ok(client),
             Err(error) if is_transient_db_error(&error) && Instant::now() + delay < deadline => {
-                log::warn!("cannot connect yet ({error}); retrying");
+                log::warn!(
+                    "cannot connect yet ({}); retrying",
+                    driver_error_text(&error)
+                );
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
@@ -254,7 +265,7 @@ fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Client
 /// A lazily filled pool of `size` connections to `endpoint` (the one that worked for
 /// [`connect_settled`]).
 pub fn build_pool(endpoint: Endpoint, settings: &ConnectionSettings, size: usize) -> Result<Pool> {
-    let manager = PostgresConnectionManager::new(endpoint.config, endpoint.tls.connector);
+    let manager = Manager::new(endpoint.config, endpoint.tls.connector);
     // One idle connection is opened in the background at once, so the first flush does not
     // wait for a backend to start. Checked out connections are tested (an empty query, one
     // round trip per flush): after a server restart every idle connection is dead, and a
@@ -270,13 +281,37 @@ pub fn build_pool(endpoint: Endpoint, settings: &ConnectionSettings, size: usize
 
 /// r2d2 logs failed connection attempts at ERROR level by default; while it keeps retrying
 /// (a server restarting) that is a warning, and only a flush that finally fails is an error.
+/// The warning names the SQLSTATE and the server's message.
 #[derive(Debug)]
 struct WarnOnConnectError;
 
-impl r2d2::HandleError<postgres::Error> for WarnOnConnectError {
-    fn handle_error(&self, error: postgres::Error) {
-        log::warn!("opening a pooled connection failed ({error}); retrying");
+impl r2d2::HandleError<PoolConnectError> for WarnOnConnectError {
+    fn handle_error(&self, error: PoolConnectError) {
+        log::warn!("{error}; retrying");
     }
+}
+
+/// Whether the server asked for a password and none was given (the driver's words for it:
+/// its configuration error, caused by "password missing").
+fn is_missing_password(error: &postgres::Error) -> bool {
+    is_driver_config_error(error)
+        && std::error::Error::source(error)
+            .is_some_and(|cause| cause.to_string() == "password missing")
+}
+
+/// What to do when the server wants a password we do not have: the three places a
+/// password comes from.
+fn missing_password_message(config: &postgres::Config) -> String {
+    let pgpass = match std::env::var_os("PGPASSFILE") {
+        Some(path) => format!("{} (PGPASSFILE)", PathBuf::from(path).display()),
+        None => "~/.pgpass".to_string(),
+    };
+    format!(
+        "the server asks for a password for user \"{}\" and none was given: set \"password\" \
+         in the config, or the PGPASSWORD environment variable, or add a line for this server \
+         to {pgpass}",
+        config.get_user().unwrap_or("")
+    )
 }
 
 /// `host:port/database as user`, never the password.

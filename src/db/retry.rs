@@ -58,8 +58,9 @@ pub fn is_transient(error: &Error) -> bool {
 
 /// Driver errors that a rollback and a replay may cure.
 pub fn is_transient_db_error(error: &postgres::Error) -> bool {
-    // A refused certificate or a server without TLS stays so however often we ask.
-    if is_tls_refusal(error) {
+    // A refused certificate or a server without TLS stays so however often we ask, and so
+    // does a configuration the driver cannot use (no password for a server that wants one).
+    if is_tls_refusal(error) || is_driver_config_error(error) {
         return false;
     }
     if error.is_closed() {
@@ -70,6 +71,17 @@ pub fn is_transient_db_error(error: &postgres::Error) -> bool {
         None => error.as_db_error().is_none(),
         Some(code) => is_transient_code(code),
     }
+}
+
+/// How the driver words its configuration errors ("password missing" when the server asks
+/// for a password and none was given; a missing host): the error kind is private, so its
+/// text is the only way to tell (a unit test pins it).
+const DRIVER_CONFIG_ERROR: &str = "invalid configuration";
+
+/// Whether the driver refused to go on for lack of something in its configuration: asking
+/// again cannot help.
+pub fn is_driver_config_error(error: &postgres::Error) -> bool {
+    error.as_db_error().is_none() && error.to_string() == DRIVER_CONFIG_ERROR
 }
 
 /// Class 08 (connection exception, any code in it), serialization failure, deadlock, admin
@@ -144,6 +156,25 @@ mod tests {
             assert!(is_transient_db_error(&error), "{error}");
             assert!(is_transient(&Error::db("connecting", error)));
         }
+    }
+
+    #[test]
+    fn a_driver_configuration_error_is_not_transient() {
+        // No host at all: the driver refuses before any I/O, with its Config kind (the one
+        // "password missing" has too).
+        let error = postgres::Config::new()
+            .user("nobody")
+            .connect(postgres::NoTls)
+            .err();
+        let Some(error) = error else {
+            panic!("connected without a host");
+        };
+        assert!(is_driver_config_error(&error), "{error}");
+        assert!(!is_transient_db_error(&error), "{error}");
+        assert_eq!(
+            crate::error::driver_error_text(&error),
+            "invalid configuration: both host and hostaddr are missing"
+        );
     }
 
     #[test]

@@ -185,11 +185,10 @@ impl Loader<'_> {
     ) -> Result<()> {
         self.flush_table(table_id)?;
         let model = self.tables.model_mut(table_id)?;
-        log::info!(
-            "line {line}: column \"{column}\" of {} widens to numeric for an integer beyond its range",
-            model.qualified
+        model.widen_to_numeric(
+            column,
+            &format!("line {line} holds an integer beyond its range"),
         );
-        model.widen_to_numeric(column);
         let model = self.tables.model(table_id)?;
         stream_of(&mut self.streams, stream_name)?.refresh_plan(model, self.policy);
         Ok(())

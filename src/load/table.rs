@@ -4,7 +4,8 @@
 //! The catalog is read once, when a stream first targets the table. From then on every
 //! change we plan (CREATE TABLE, ADD COLUMN, a widening ALTER) is applied to this model at
 //! once and queued as DDL for the table's next flush, which runs it in the flush's own
-//! transaction. Rows are always encoded for the model's types, which are the types the
+//! transaction. Each change is logged (one info line: table, column, what happened) when it
+//! is planned. Rows are always encoded for the model's types, which are the types the
 //! table will have when those rows are copied, because a table's flushes run in order.
 
 use std::collections::HashMap;
@@ -223,9 +224,19 @@ impl TableModel {
                 .as_ref()
                 .map(|(name, columns)| (name.as_str(), *columns)),
         ));
-        if let Some((_, unique_columns)) = &unique {
-            self.unique_keys.push(unique_columns.to_vec());
+        let plural = if wanted.len() == 1 { "" } else { "s" };
+        let mut described = format!("created with {} column{plural}", wanted.len());
+        if !primary_key.is_empty() {
+            described.push_str(&format!(", primary key ({})", quoted_list(primary_key)));
         }
+        if let Some((name, unique_columns)) = &unique {
+            self.unique_keys.push(unique_columns.to_vec());
+            described.push_str(&format!(
+                ", unique constraint \"{name}\" ({})",
+                quoted_list(unique_columns)
+            ));
+        }
+        self.log_change(&described);
         self.columns = wanted.iter().map(new_column).collect();
         if !primary_key.is_empty() {
             self.unique_keys.push(primary_key.to_vec());
@@ -234,12 +245,22 @@ impl TableModel {
         self.exists = true;
     }
 
+    /// One info line for a change of the table, when it is planned (its DDL runs with the
+    /// table's next flush, in that flush's transaction).
+    fn log_change(&self, what: &str) {
+        log::info!("table {}: {what}", self.qualified);
+    }
+
     /// Adds missing columns, widens those that cannot hold what is wanted, and drops NOT
     /// NULL from columns no longer in the schema. Returns whether anything changed.
     fn evolve_columns(&mut self, wanted: &[WantedColumn]) -> bool {
         let mut changed = false;
         for column in wanted {
             let Some(index) = self.columns.iter().position(|c| c.name == column.name) else {
+                self.log_change(&format!(
+                    "column \"{}\" added ({})",
+                    column.name, column.type_name
+                ));
                 self.push_ddl(|table| sql::add_column(table, &column.name, &column.type_name));
                 self.columns.push(new_column(column));
                 changed = true;
@@ -249,12 +270,10 @@ impl TableModel {
             if let ColumnChange::Widen { type_name, using } =
                 column_change(&existing_type, &column.type_name)
             {
-                log::info!(
-                    "column \"{}\" of {} widens from {} to {type_name}",
-                    column.name,
-                    self.qualified,
-                    self.columns[index].type_name
-                );
+                self.log_change(&format!(
+                    "column \"{}\" widened from {} to {type_name}",
+                    column.name, self.columns[index].type_name
+                ));
                 self.push_ddl(|table| {
                     sql::alter_column_type(table, &column.name, &type_name, &using)
                 });
@@ -265,12 +284,17 @@ impl TableModel {
             }
         }
         // A property gone from the schema keeps its column, but may now be missing.
-        for existing in &mut self.columns {
+        for index in 0..self.columns.len() {
+            let existing = &self.columns[index];
             let still_wanted = wanted.iter().any(|w| w.name == existing.name);
             if !still_wanted && existing.not_null && !self.primary_key.contains(&existing.name) {
+                let name = existing.name.clone();
+                self.log_change(&format!(
+                    "column \"{name}\" NOT NULL dropped (its property is no longer in the schema)"
+                ));
                 self.pending_ddl
-                    .push(sql::drop_not_null(&self.qualified, &existing.name));
-                existing.not_null = false;
+                    .push(sql::drop_not_null(&self.qualified, &name));
+                self.columns[index].not_null = false;
                 changed = true;
             }
         }
@@ -285,6 +309,7 @@ impl TableModel {
             && self.primary_key.is_empty()
             && !self.has_unique_index_on(primary_key)
         {
+            self.log_change(&format!("primary key added ({})", quoted_list(primary_key)));
             self.pending_ddl
                 .push(sql::add_primary_key(&self.qualified, primary_key));
             self.primary_key = primary_key.to_vec();
@@ -293,6 +318,10 @@ impl TableModel {
         }
         if let Some((name, unique_columns)) = unique {
             if !self.has_unique_index_on(unique_columns) {
+                self.log_change(&format!(
+                    "unique constraint \"{name}\" added ({})",
+                    quoted_list(unique_columns)
+                ));
                 self.pending_ddl.push(sql::add_unique_constraint(
                     &self.qualified,
                     &name,
@@ -305,8 +334,9 @@ impl TableModel {
         changed
     }
 
-    /// Widens an integer column to numeric (an integer arrived that does not fit).
-    pub fn widen_to_numeric(&mut self, name: &str) -> bool {
+    /// Widens an integer column to numeric (an integer arrived that does not fit), logging
+    /// the change with its `cause`.
+    pub fn widen_to_numeric(&mut self, name: &str, cause: &str) -> bool {
         let Some(index) = self.columns.iter().position(|c| c.name == name) else {
             return false;
         };
@@ -316,6 +346,10 @@ impl TableModel {
             pg_type if pg_type.is_integer() => "numeric",
             _ => return false,
         };
+        self.log_change(&format!(
+            "column \"{name}\" widened from {} to {type_name} ({cause})",
+            self.columns[index].type_name
+        ));
         let using = format!("{{column}}::{type_name}");
         self.push_ddl(|table| sql::alter_column_type(table, name, type_name, &using));
         let column = &mut self.columns[index];
@@ -324,6 +358,12 @@ impl TableModel {
         self.generation += 1;
         true
     }
+}
+
+/// `"a", "b"` for a log line.
+fn quoted_list(columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    quoted.join(", ")
 }
 
 fn new_column(wanted: &WantedColumn) -> TableColumn {

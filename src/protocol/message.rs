@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::bad_line::not_a_message;
 use super::walk::{check_nesting, KeepRaw, SlotWalk};
 // The walker's public items stay reachable where they always were.
 pub use super::walk::{walk_record, walk_record_line, Key, RecordSlots, MAX_NESTING};
@@ -218,7 +219,7 @@ pub fn parse_message_into<'a, H: RecordSlots>(
     let envelope = deserializer
         .deserialize_map(EnvelopeVisitor { slots })
         .and_then(|envelope| deserializer.end().map(|()| envelope))
-        .map_err(|e| format!("not a JSON Singer message: {e}"))?;
+        .map_err(|e| not_a_message(line, &e))?;
     let kind = envelope.kind.as_ref().ok_or("message has no \"type\"")?;
     let kind = kind.as_str();
     if kind.eq_ignore_ascii_case("RECORD") {

@@ -1,5 +1,7 @@
-//! The Singer side: reading lines, parsing messages, BATCH files, and handing states back.
+//! The Singer side: reading lines, parsing messages (and saying what is wrong with a line
+//! that is not one), BATCH files, and handing states back.
 
+pub mod bad_line;
 pub mod batch;
 pub mod message;
 pub mod reader;

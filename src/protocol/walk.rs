@@ -14,6 +14,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::bad_line::{reason_at_column, shown};
+
 /// Where a RECORD's property values go while its line is parsed.
 ///
 /// The loader implements this for its streams, so that a record is walked once, in the same
@@ -136,7 +138,13 @@ pub fn walk_record_line<H: RecordSlots>(line: &str, slots: &mut H) -> Result<(),
     SlotWalk::record(slots)
         .deserialize(&mut deserializer)
         .and_then(|()| deserializer.end())
-        .map_err(|e| format!("not a JSON record object: {e}"))
+        .map_err(|e| {
+            format!(
+                "not a JSON record object ({}): {}",
+                reason_at_column(&e),
+                shown(line)
+            )
+        })
 }
 
 /// A string borrowed from the input unless it had escapes.

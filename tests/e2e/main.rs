@@ -13,7 +13,9 @@
 //! table's rows in one transaction), [`security`] (hostile names, least privilege, the second
 //! signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
 //! destinations), [`tls`] (TLS modes, CA and host name checks, client certificates, against a
-//! TLS-only cluster of the tests' own).
+//! TLS-only cluster of the tests' own), [`mistakes`] (a new user's mistakes: config typos,
+//! stream maps, a missing password, a tap logging to stdout; pool failures and schema
+//! changes logged with their cause).
 
 mod batch;
 mod cli;
@@ -24,6 +26,7 @@ mod errors;
 mod invalid;
 mod loading;
 mod mage;
+mod mistakes;
 mod names;
 mod outage;
 mod overwrite;
