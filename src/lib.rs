@@ -55,12 +55,10 @@ use crate::protocol::state::{StateLines, StateOutput};
 /// Runs the program for parsed arguments.
 pub fn run(args: Args) -> Result<()> {
     if args.about {
-        println!("{}", about::render(args.format));
-        return Ok(());
+        return print_informational(&about::render(args.format));
     }
     if args.show_templates {
-        println!("{}", mage::CONFIG_TEMPLATE);
-        return Ok(());
+        return print_informational(mage::CONFIG_TEMPLATE);
     }
     let sources = args.config_sources();
     if sources.is_empty() {
@@ -93,4 +91,21 @@ pub fn run(args: Args) -> Result<()> {
     let summary = load::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
     summary.log();
     Ok(())
+}
+
+/// Writes `--about` or the templates, and a newline, to stdout. A reader that stops early
+/// (`--about | head -1`) has all it wanted: a closed stdout ends the program quietly, with
+/// exit 0 (`println!` would panic). Other write errors (a full disk) are errors.
+fn print_informational(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(source) if source.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error::Error::Output {
+                what: "stdout".to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
 }
