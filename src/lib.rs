@@ -77,8 +77,11 @@ pub fn run(args: Args) -> Result<()> {
         if settings.mage_mode {
             log::info!("Testing connection...");
         }
-        let mut client = db::connect::connect_direct(&settings.connection)?;
-        log::info!("connection ok {}", db::connect::describe(&mut client)?);
+        let mut session = db::connect::connect_direct(&settings.connection)?;
+        log::info!(
+            "connection ok {}",
+            db::connect::describe(&mut session.client)?
+        );
         return Ok(());
     }
     let state_out: Box<dyn StateOutput> = if settings.mage_mode {

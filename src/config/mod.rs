@@ -18,7 +18,7 @@ mod validate;
 use std::path::Path;
 use std::time::Duration;
 
-pub use connection::{ConnectionSettings, PemSetting, PemSource, SslMode};
+pub use connection::{ConnectionSettings, PemSetting, PemSource, SessionTimeouts, SslMode};
 pub use raw::RawConfig;
 pub use spec::{Kind, SettingSpec, SETTINGS};
 

@@ -80,6 +80,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("ssl_client_key", ["ssl_client_private_key"], String, "", true, "Unencrypted private key of ssl_client_cert (PKCS#8, PKCS#1 RSA or SEC1 EC): a file path or PEM text. Falls back to PGSSLKEY."),
     setting!("application_name", [], String, "target-postgres", false, "application_name reported to the server."),
     setting!("connect_timeout_seconds", [], Integer, "10", false, "How long to keep trying to connect at start."),
+    setting!("session_timeouts", [], String, "off", false, "off: every session of the loader sets statement_timeout, lock_timeout, idle_in_transaction_session_timeout and transaction_timeout to 0, whatever the role, database or server sets (a -c of the URL's options still wins); server: keep the server's."),
     setting!("schema", ["default_target_schema", "postgres_schema"], String, "public", false, "Target schema, used verbatim."),
     setting!("schema_mapping", [], Object, "", false, "pipelinewise form {\"<source_schema>\": {\"target_schema\": \"...\"}}: streams named <source_schema>-<table> load into that schema."),
     setting!("table", [], String, "", false, "Mage: every stream of this run goes into this one table (used verbatim)."),

@@ -223,6 +223,20 @@ mod tests {
     }
 
     #[test]
+    fn session_timeouts_is_off_or_server() {
+        use crate::config::SessionTimeouts;
+        let settings = raw(json!({})).validate(false).unwrap();
+        assert_eq!(settings.connection.session_timeouts, SessionTimeouts::Off);
+        let settings = raw(json!({"session_timeouts": "server"}))
+            .validate(false)
+            .unwrap();
+        assert_eq!(
+            settings.connection.session_timeouts,
+            SessionTimeouts::Server
+        );
+    }
+
+    #[test]
     fn bad_load_method_is_a_config_error() {
         let err = raw(json!({"load_method": "merge"}))
             .validate(false)

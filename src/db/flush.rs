@@ -129,7 +129,7 @@ impl FlushJob {
                     let context = format!("getting a connection to flush table {}", self.table);
                     (Step::Data, Error::Pool { context, source })
                 })
-                .and_then(|mut client| self.run_once(&mut client));
+                .and_then(|mut session| self.run_once(&mut session.client));
             match outcome {
                 Ok(counts) => {
                     log::debug!(

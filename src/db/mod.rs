@@ -1,10 +1,12 @@
-//! The PostgreSQL side: connections and TLS, catalog reads, SQL text, flushes and their
-//! workers, and which failures a flush or a connection attempt retries.
+//! The PostgreSQL side: connections and TLS, sessions (their timeouts), catalog reads, SQL
+//! text, flushes and their workers, and which failures a flush or a connection attempt
+//! retries.
 
 pub mod catalog;
 pub mod connect;
 pub mod flush;
 pub mod retry;
+pub mod session;
 pub mod sql;
 pub mod tls;
 pub mod workers;

@@ -132,7 +132,8 @@ impl<'s> Loader<'s> {
         state_out: Box<dyn StateOutput>,
         shutdown: &'s Shutdown,
     ) -> Result<Loader<'s>> {
-        let (mut client, endpoint) = connect_settled(&settings.connection)?;
+        let (session, endpoint) = connect_settled(&settings.connection)?;
+        let mut client = session.client;
         for statement in &settings.before_run_sql {
             client
                 .batch_execute(statement)
@@ -250,7 +251,7 @@ impl<'s> Loader<'s> {
     fn reconnect_if_closed(&mut self) -> Result<()> {
         if self.client.is_closed() {
             log::warn!("the connection for catalog reads was lost; reconnecting");
-            self.client = connect_direct(&self.settings.connection)?;
+            self.client = connect_direct(&self.settings.connection)?.client;
         }
         Ok(())
     }
