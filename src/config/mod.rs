@@ -67,6 +67,8 @@ pub struct Settings {
     pub flush_all_streams: bool,
     /// Time between progress lines (zero: one at every check).
     pub progress_interval: Duration,
+    /// How long a flush or catalog read runs, waiting for a lock, before one warning.
+    pub lock_wait_warning: Duration,
     /// Obey ACTIVATE_VERSION.
     pub activate_version: bool,
     /// Validate records against their JSON Schema.

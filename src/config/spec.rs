@@ -95,6 +95,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("max_parallelism", ["parallelism"], Integer, "4", false, "Concurrent flushes = pooled connections; 0 or -1 mean automatic."),
     setting!("flush_all_streams", [], Boolean, "false", false, "A full stream flushes every stream."),
     setting!("progress_interval_seconds", [], Integer, "5", false, "Seconds between progress lines during a load (0: a line at every check)."),
+    setting!("lock_wait_warning_seconds", [], Integer, "5", false, "A flush or catalog read that has run this long while waiting for a lock held by another session logs one warning naming the table and the blocking sessions."),
     setting!("add_record_metadata", ["add_metadata_columns"], Boolean, "false", false, "Add the columns _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_deleted_at, _sdc_sequence and _sdc_table_version."),
     setting!("hard_delete", [], Boolean, "false", false, "Delete the row of a keyed record whose _sdc_deleted_at is set, instead of storing the timestamp."),
     setting!("activate_version", ["process_activate_version_messages"], Boolean, "true", false, "Obey ACTIVATE_VERSION: after a full-table sync, rows of older versions are deleted (hard_delete) or marked in _sdc_deleted_at. Needs add_record_metadata."),

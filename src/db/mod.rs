@@ -1,10 +1,11 @@
 //! The PostgreSQL side: connections and TLS, sessions (their timeouts), catalog reads, SQL
-//! text, flushes and their workers, and which failures a flush or a connection attempt
-//! retries.
+//! text, flushes and their workers, the lock-wait watch, and which failures a flush or a
+//! connection attempt retries.
 
 pub mod catalog;
 pub mod connect;
 pub mod flush;
+pub mod lock_wait;
 pub mod retry;
 pub mod session;
 pub mod sql;

@@ -1,6 +1,7 @@
 //! A session of the loader: a connection, set up by one query right after connecting that
-//! clears the server's timeouts (`session_timeouts`) and reads the backend's pid. Every
-//! connection is made so: the first one and the pool's (its manager is `connect::Endpoint`).
+//! clears the server's timeouts (`session_timeouts`) and reads the backend's pid (for the
+//! lock-wait watch, [`super::lock_wait`]). Every connection is made so: the first one, the
+//! pool's (its manager is `connect::Endpoint`) and the watch's own.
 //!
 //! A role or database with `statement_timeout = '200ms'` (common on shared servers, meant for
 //! interactive users) cancels a COPY, a merge or any lock wait at random, and the loader's
@@ -12,7 +13,7 @@
 //!
 //! Why a query and not the `options` startup parameter, which would save its round trip:
 //! PgBouncer refuses a `-c` of a parameter it does not track (statement_timeout among them)
-//! unless told to ignore `options`; the same round trip reads the pid. It is one per
+//! unless told to ignore `options`, and the pid needs the round trip anyway. It is one per
 //! connection, not per flush.
 
 use postgres::{Client, SimpleQueryMessage};
@@ -82,8 +83,8 @@ impl SessionSetup {
                 });
                 Ok(Session { client, pid })
             }
-            // Without timeouts to clear, the pid only serves diagnostics: a server without
-            // pg_backend_pid() (a proxy, a look-alike) still loads.
+            // Without timeouts to clear, the pid only serves the lock-wait warning: a server
+            // without pg_backend_pid() (a proxy, a look-alike) still loads.
             Err(error) if !self.clears_timeouts && error.as_db_error().is_some() => {
                 log::debug!(
                     "reading the backend pid failed ({error}); lock waits are not described"

@@ -1,12 +1,18 @@
 //! Robust output and sessions: a closed stdout (`--about | head -1`, a reader that goes away
-//! during a load), and the server's timeouts (`session_timeouts`).
+//! during a load), the server's timeouts (`session_timeouts`), and the warning for a flush
+//! or catalog read that waits for a lock held by another session.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::support::*;
+
+/// How long a test waits for an event before giving up (a safety net, never a timing check).
+const PATIENCE: Duration = Duration::from_secs(90);
 
 /// The write end of a pipe whose reader has already gone: writing to it fails with EPIPE.
 fn closed_pipe() -> ChildStdin {
@@ -184,19 +190,94 @@ impl Drop for TimeoutRole {
 }
 
 /// Another session holding a lock on a table in an open transaction, as someone's
-/// forgotten `BEGIN; LOCK TABLE ...` would; released when dropped.
+/// forgotten `BEGIN; LOCK TABLE ...` would.
 struct LockHolder {
-    _client: postgres::Client,
+    client: postgres::Client,
+    pid: i32,
+    application_name: String,
+    since: Instant,
 }
 
 impl LockHolder {
     fn lock(table: &str, mode: &str) -> LockHolder {
         let mut client = connect();
+        let application_name = format!("tp_lock_holder_{}", unique());
+        let pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0);
         client
-            .batch_execute(&format!("BEGIN; LOCK TABLE {table} IN {mode} MODE"))
+            .batch_execute(&format!(
+                "SET application_name = {}; BEGIN; LOCK TABLE {table} IN {mode} MODE",
+                ql(&application_name)
+            ))
             .unwrap_or_else(|e| panic!("locking {table}: {}", db_err(&e)));
-        LockHolder { _client: client }
+        LockHolder {
+            client,
+            pid,
+            application_name,
+            since: Instant::now(),
+        }
     }
+
+    /// Commits once the lock has been held for at least `held`.
+    fn release_after(&mut self, held: Duration) {
+        std::thread::sleep(held.saturating_sub(self.since.elapsed()));
+        self.client.batch_execute("COMMIT").expect("commit");
+    }
+}
+
+/// The target started on `config` with `input` (stdin closed after it), its stderr lines
+/// sent to the returned channel as they come.
+fn start_load(config: &Value, input: &str) -> (Child, TempFile, mpsc::Receiver<String>) {
+    let (mut child, file) = spawn_target(config, "info", Stdio::piped());
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write input");
+    drop(stdin);
+    let stderr = child.stderr.take().expect("stderr");
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, file, lines)
+}
+
+/// Collects stderr lines until one contains `needle` (or [`PATIENCE`] runs out).
+fn lines_until(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    seen
+}
+
+/// Waits for the run to end; returns its exit code, stdout, and every stderr line.
+fn finish_load(
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    mut seen: Vec<String>,
+) -> (Option<i32>, String, Vec<String>) {
+    let output = child.wait_with_output().expect("wait");
+    seen.extend(lines.iter());
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        seen,
+    )
 }
 
 fn load_input() -> String {
@@ -213,17 +294,8 @@ fn load_input() -> String {
     ])
 }
 
-#[test]
-fn a_role_with_a_200ms_statement_timeout_loads_while_another_session_locks_the_table_2s() {
-    let role = TimeoutRole::new("timeouts_access_exclusive");
-    let holder = LockHolder::lock(&role.schema.table("t"), "ACCESS EXCLUSIVE");
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        drop(holder);
-    });
-    let out = run_with_config(&role.config(json!({})), &[], load_input().as_bytes());
-    release.join().expect("release the lock");
-    out.assert_success();
+#[track_caller]
+fn assert_loaded(role: &TimeoutRole, stdout: &str) {
     assert_eq!(
         role.schema.rows("t", "id"),
         vec![
@@ -232,7 +304,90 @@ fn a_role_with_a_200ms_statement_timeout_loads_while_another_session_locks_the_t
             json!({"id": 3, "v": null}),
         ]
     );
-    assert_eq!(out.stdout, "{\"bookmark\":3}\n");
+    assert_eq!(stdout, "{\"bookmark\":3}\n");
+}
+
+/// Asserts that the warning names the holder's pid, user and application_name, and its
+/// state and query when `visible` (the loader's role has pg_read_all_stats), else says
+/// they are hidden.
+#[track_caller]
+fn assert_names_the_holder(warning: &str, holder: &LockHolder, visible: bool) {
+    let mut needles = vec![format!(
+        "held by pid {} (user \"postgres\", application_name \"{}\", ",
+        holder.pid, holder.application_name
+    )];
+    if visible {
+        needles.push("state \"idle in transaction\", query \"SET application_name".into());
+    } else {
+        needles.push("state and query hidden from this role".into());
+    }
+    for needle in needles {
+        assert!(warning.contains(&needle), "{needle:?} not in: {warning}");
+    }
+}
+
+#[test]
+fn a_role_with_a_200ms_statement_timeout_loads_while_another_session_locks_the_table_2s() {
+    let role = TimeoutRole::new("timeouts_access_exclusive");
+    // It may see what other roles' sessions run, so the warning can name the query.
+    role.schema
+        .execute(&format!("GRANT pg_read_all_stats TO {}", role.name));
+    let table = role.schema.table("t");
+    let mut holder = LockHolder::lock(&table, "ACCESS EXCLUSIVE");
+    let config = role.config(json!({"lock_wait_warning_seconds": 1}));
+    let (child, _config, lines) = start_load(&config, &load_input());
+    // The reader's first look at the table waits for the lock; its warning comes after 1 s.
+    let seen = lines_until(&lines, "waits for");
+    holder.release_after(Duration::from_secs(2));
+    let (code, stdout, stderr) = finish_load(child, lines, seen);
+    let text = stderr.join("\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert_loaded(&role, &stdout);
+    let warnings: Vec<&String> = stderr.iter().filter(|l| l.contains("waits for")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    let warning = warnings[0];
+    assert!(
+        warning.starts_with(&format!(
+            "WARN  reading the catalog for table {table} has run for"
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(&format!("waits for AccessShareLock on {table}")),
+        "{warning}"
+    );
+    assert_names_the_holder(warning, &holder, true);
+}
+
+#[test]
+fn a_flush_waiting_for_a_lock_is_reported_once_naming_table_and_holder() {
+    let role = TimeoutRole::new("timeouts_flush_waits");
+    let table = role.schema.table("t");
+    // EXCLUSIVE lets the reader's catalog read through and stops the flush's COPY.
+    let mut holder = LockHolder::lock(&table, "EXCLUSIVE");
+    let config = role.config(json!({"lock_wait_warning_seconds": 1}));
+    let (child, _config, lines) = start_load(&config, &load_input());
+    let seen = lines_until(&lines, "waits for");
+    holder.release_after(Duration::from_secs(2));
+    let (code, stdout, stderr) = finish_load(child, lines, seen);
+    let text = stderr.join("\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert_loaded(&role, &stdout);
+    let warnings: Vec<&String> = stderr.iter().filter(|l| l.contains("waits for")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    let warning = warnings[0];
+    assert!(
+        warning.starts_with(&format!(
+            "WARN  flush of table {table} (stream \"t\") has run for"
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(&format!("waits for RowExclusiveLock on {table}")),
+        "{warning}"
+    );
+    assert!(warning.ends_with("; it keeps waiting"), "{warning}");
+    assert_names_the_holder(warning, &holder, false);
 }
 
 #[test]
