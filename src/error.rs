@@ -145,6 +145,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Writing stdout (states, `--about`) or Mage's state file failed (exit 1). A reader that
+    /// closed stdout during a load is told as such: the states cannot be delivered.
+    #[error("{}", OutputFailure(.what, .source))]
+    Output {
+        /// What was being written: `stdout`, or the state file.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A flush whose outcome is unknown (the connection broke during COMMIT of rows that a
     /// replay would double): the run stops rather than guess.
     #[error("{0}")]
@@ -247,6 +258,25 @@ pub fn driver_error_text(error: &postgres::Error) -> String {
     DbErrorText(error).to_string()
 }
 
+/// Renders a failed write; a broken pipe is stdout's reader going away.
+struct OutputFailure<'a>(&'a str, &'a std::io::Error);
+
+impl fmt::Display for OutputFailure<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OutputFailure(what, error) = self;
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            write!(
+                f,
+                "{what} was closed by its reader, so states can no longer be delivered: the load \
+                 stops here. Rows committed so far stay; re-running the tap from the last state \
+                 it received loses nothing"
+            )
+        } else {
+            write!(f, "writing {what}: {error}")
+        }
+    }
+}
+
 /// Shortens a value for an error message: at most 80 characters (`VALUE_EXCERPT_CHARS`),
 /// cut on a character boundary, with an ellipsis when cut.
 pub fn excerpt(value: &str) -> String {
@@ -317,5 +347,28 @@ mod tests {
         };
         assert_eq!(input.exit_code(), 1);
         assert_eq!(input.to_string(), "line 3: not JSON");
+    }
+
+    #[test]
+    fn a_closed_stdout_is_named_as_such_other_write_errors_keep_their_cause() {
+        let closed = Error::Output {
+            what: "stdout".into(),
+            source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        };
+        assert!(
+            closed.to_string().starts_with(
+                "stdout was closed by its reader, so states can no longer be delivered"
+            ),
+            "{closed}"
+        );
+        assert_eq!(closed.exit_code(), 1);
+        let full = Error::Output {
+            what: "the state file /x".into(),
+            source: std::io::Error::other("No space left on device"),
+        };
+        assert_eq!(
+            full.to_string(),
+            "writing the state file /x: No space left on device"
+        );
     }
 }

@@ -55,12 +55,10 @@ use crate::protocol::state::{StateLines, StateOutput};
 /// Runs the program for parsed arguments.
 pub fn run(args: Args) -> Result<()> {
     if args.about {
-        println!("{}", about::render(args.format));
-        return Ok(());
+        return print_informational(&about::render(args.format));
     }
     if args.show_templates {
-        println!("{}", mage::CONFIG_TEMPLATE);
-        return Ok(());
+        return print_informational(mage::CONFIG_TEMPLATE);
     }
     let sources = args.config_sources();
     if sources.is_empty() {
@@ -79,8 +77,11 @@ pub fn run(args: Args) -> Result<()> {
         if settings.mage_mode {
             log::info!("Testing connection...");
         }
-        let mut client = db::connect::connect_direct(&settings.connection)?;
-        log::info!("connection ok {}", db::connect::describe(&mut client)?);
+        let mut session = db::connect::connect_direct(&settings.connection)?;
+        log::info!(
+            "connection ok {}",
+            db::connect::describe(&mut session.client)?
+        );
         return Ok(());
     }
     let state_out: Box<dyn StateOutput> = if settings.mage_mode {
@@ -93,4 +94,21 @@ pub fn run(args: Args) -> Result<()> {
     let summary = load::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
     summary.log();
     Ok(())
+}
+
+/// Writes `--about` or the templates, and a newline, to stdout. A reader that stops early
+/// (`--about | head -1`) has all it wanted: a closed stdout ends the program quietly, with
+/// exit 0 (`println!` would panic). Other write errors (a full disk) are errors.
+fn print_informational(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(source) if source.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error::Error::Output {
+                what: "stdout".to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
 }

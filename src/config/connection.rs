@@ -53,6 +53,15 @@ impl SslMode {
     }
 }
 
+/// `session_timeouts`: what the loader's sessions do with the server's timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionTimeouts {
+    /// Set every timeout that can cancel a statement or end a transaction to 0.
+    Off,
+    /// Keep what the role, database or server sets.
+    Server,
+}
+
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct ConnectionSettings {
@@ -80,6 +89,8 @@ pub struct ConnectionSettings {
     pub application_name: String,
     /// How long to keep trying at start.
     pub connect_timeout: Duration,
+    /// What the sessions do with the server's statement and transaction timeouts.
+    pub session_timeouts: SessionTimeouts,
 }
 
 impl std::fmt::Debug for ConnectionSettings {
@@ -96,6 +107,7 @@ impl std::fmt::Debug for ConnectionSettings {
             .field("ssl_root_cert", &self.ssl_root_cert)
             .field("ssl_client_cert", &self.ssl_client_cert)
             .field("ssl_client_key", &self.ssl_client_key)
+            .field("session_timeouts", &self.session_timeouts)
             .finish()
     }
 }
@@ -190,7 +202,20 @@ impl RawConfig {
                 .string("application_name")?
                 .unwrap_or_else(|| "target-postgres".to_string()),
             connect_timeout: Duration::from_secs(connect_timeout as u64),
+            session_timeouts: self.session_timeouts()?,
         })
+    }
+
+    /// `session_timeouts`: off unless told otherwise.
+    fn session_timeouts(&self) -> Result<SessionTimeouts> {
+        match self.string("session_timeouts")?.as_deref() {
+            None | Some("off") => Ok(SessionTimeouts::Off),
+            Some("server") => Ok(SessionTimeouts::Server),
+            Some(other) => Err(Error::config(
+                format!("\"session_timeouts\" must be off or server, got \"{other}\""),
+                self.origin("session_timeouts"),
+            )),
+        }
     }
 
     /// `port`, else `PGPORT`, else 5432.

@@ -20,7 +20,7 @@ mod validate;
 use std::path::Path;
 use std::time::Duration;
 
-pub use connection::{ConnectionSettings, PemSetting, PemSource, SslMode};
+pub use connection::{ConnectionSettings, PemSetting, PemSource, SessionTimeouts, SslMode};
 pub use raw::RawConfig;
 pub use spec::{Kind, SettingSpec, SETTINGS};
 
@@ -69,6 +69,8 @@ pub struct Settings {
     pub flush_all_streams: bool,
     /// Time between progress lines (zero: one at every check).
     pub progress_interval: Duration,
+    /// How long a flush or catalog read runs, waiting for a lock, before one warning.
+    pub lock_wait_warning: Duration,
     /// Obey ACTIVATE_VERSION.
     pub activate_version: bool,
     /// Validate records against their JSON Schema.

@@ -46,6 +46,9 @@ impl RawConfig {
                 self.non_negative("progress_interval_seconds", 5)?
                     .min(86_400),
             ),
+            lock_wait_warning: Duration::from_secs(
+                self.positive("lock_wait_warning_seconds", 5)?.min(86_400) as u64,
+            ),
             activate_version: self.boolean("activate_version")?.unwrap_or(true),
             validate_records: self.boolean("validate_records")?.unwrap_or(false),
             sanitize_null_text_characters: self
@@ -218,6 +221,31 @@ mod tests {
             .unwrap_err();
         assert!(
             err.to_string().contains("\"progress_interval_seconds\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn session_timeouts_and_lock_wait_warning_are_settings() {
+        use crate::config::SessionTimeouts;
+        let settings = raw(json!({})).validate(false).unwrap();
+        assert_eq!(settings.connection.session_timeouts, SessionTimeouts::Off);
+        assert_eq!(settings.lock_wait_warning, Duration::from_secs(5));
+        let settings =
+            raw(json!({"session_timeouts": "server", "lock_wait_warning_seconds": "30"}))
+                .validate(false)
+                .unwrap();
+        assert_eq!(
+            settings.connection.session_timeouts,
+            SessionTimeouts::Server
+        );
+        assert_eq!(settings.lock_wait_warning, Duration::from_secs(30));
+        let err = raw(json!({"lock_wait_warning_seconds": 0}))
+            .validate(false)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"lock_wait_warning_seconds\" must be a positive number"),
             "{err}"
         );
     }

@@ -13,21 +13,26 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
-use crate::db::pool::{Manager, PoolConnectError};
+use crate::db::pool::PoolConnectError;
 use crate::db::retry::{is_driver_config_error, is_transient_db_error};
+use crate::db::session::{Session, SessionSetup};
 use crate::db::tls::{Tls, TlsOptions};
 use crate::error::{driver_error_text, Error, Result};
 use crate::percent::{self, BadEscape};
 
-/// The pool of connections flush workers use.
-pub type Pool = r2d2::Pool<Manager>;
+/// The pool of sessions flush workers use (made by [`Endpoint`], see `db::session`).
+pub type Pool = r2d2::Pool<Endpoint>;
 
-/// Where to connect and how: the driver's configuration and the TLS connector for it.
+/// Where to connect and how: the driver's configuration, the TLS connector for it, and the
+/// setup each session runs.
+#[derive(Clone)]
 pub struct Endpoint {
     /// Host, port, user, database, password and timeouts, for the driver.
     pub config: postgres::Config,
     /// The TLS connector and the policy it enforces.
     pub tls: Tls,
+    /// Run once on each new connection (`session_timeouts`, the backend pid).
+    pub setup: SessionSetup,
 }
 
 impl Endpoint {
@@ -44,12 +49,14 @@ impl Endpoint {
                 client_cert: None,
                 client_key: None,
             })?,
+            setup: self.setup.clone(),
         })
     }
 
-    /// Opens one connection (no retry).
-    pub fn connect(&self) -> std::result::Result<Client, postgres::Error> {
-        self.config.connect(self.tls.connector.clone())
+    /// Opens one connection and sets its session up (`db::session`), without retry.
+    pub fn open_session(&self) -> std::result::Result<Session, postgres::Error> {
+        let client = self.config.connect(self.tls.connector.clone())?;
+        self.setup.run(client)
     }
 
     /// The error for a failed connection: a TLS refusal is named as such (`cannot connect
@@ -74,6 +81,30 @@ impl Endpoint {
                 error,
             ),
         }
+    }
+}
+
+/// The pool makes its sessions like the first one.
+impl r2d2::ManageConnection for Endpoint {
+    type Connection = Session;
+    type Error = PoolConnectError;
+
+    fn connect(&self) -> std::result::Result<Session, PoolConnectError> {
+        self.open_session()
+            .map_err(|source| PoolConnectError::new("opening a pooled connection", source))
+    }
+
+    /// An empty query: one round trip, to find connections a server restart killed.
+    fn is_valid(&self, session: &mut Session) -> std::result::Result<(), PoolConnectError> {
+        session
+            .client
+            .simple_query("")
+            .map(|_| ())
+            .map_err(|source| PoolConnectError::new("checking a pooled connection", source))
+    }
+
+    fn has_broken(&self, session: &mut Session) -> bool {
+        session.client.is_closed()
     }
 }
 
@@ -131,9 +162,11 @@ pub fn endpoint(settings: &ConnectionSettings) -> Result<Endpoint> {
         config.application_name(&settings.application_name);
     }
     config.connect_timeout(settings.connect_timeout.min(Duration::from_secs(10)));
+    let setup = SessionSetup::new(settings.session_timeouts, config.get_options());
     Ok(Endpoint {
         config,
         tls: Tls::build(&tls_options)?,
+        setup,
     })
 }
 
@@ -223,32 +256,32 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// Connects once, retrying while the server is unreachable, for at most the configured
 /// connect timeout; then fails with the server's own message.
-pub fn connect_direct(settings: &ConnectionSettings) -> Result<Client> {
-    connect_settled(settings).map(|(client, _)| client)
+pub fn connect_direct(settings: &ConnectionSettings) -> Result<Session> {
+    connect_settled(settings).map(|(session, _)| session)
 }
 
 /// [`connect_direct`], also returning the endpoint that worked, for the pool: under
 /// `prefer`, a server that offers TLS but fails the handshake is connected to without TLS
 /// (with a warning), as libpq does, and so are the pool's connections.
-pub fn connect_settled(settings: &ConnectionSettings) -> Result<(Client, Endpoint)> {
+pub fn connect_settled(settings: &ConnectionSettings) -> Result<(Session, Endpoint)> {
     let endpoint = endpoint(settings)?;
     match connect_with_retries(&endpoint, settings.connect_timeout) {
         Err(error @ Error::Tls { .. }) if endpoint.tls.mode == SslMode::Prefer => {
             log::warn!("{error}; connecting without TLS (ssl_mode prefer)");
             let plain = endpoint.without_tls()?;
-            let client = connect_with_retries(&plain, settings.connect_timeout)?;
-            Ok((client, plain))
+            let session = connect_with_retries(&plain, settings.connect_timeout)?;
+            Ok((session, plain))
         }
-        outcome => outcome.map(|client| (client, endpoint)),
+        outcome => outcome.map(|session| (session, endpoint)),
     }
 }
 
-fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Client> {
+fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Session> {
     let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(100);
     loop {
-        match endpoint.connect() {
-            Ok(client) => return Ok(client),
+        match endpoint.open_session() {
+            Ok(session) => return Ok(session),
             Err(error) if is_transient_db_error(&error) && Instant::now() + delay < deadline => {
                 log::warn!(
                     "cannot connect yet ({}); retrying",
@@ -265,7 +298,6 @@ fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Client
 /// A lazily filled pool of `size` connections to `endpoint` (the one that worked for
 /// [`connect_settled`]).
 pub fn build_pool(endpoint: Endpoint, settings: &ConnectionSettings, size: usize) -> Result<Pool> {
-    let manager = Manager::new(endpoint.config, endpoint.tls.connector);
     // One idle connection is opened in the background at once, so the first flush does not
     // wait for a backend to start. Checked out connections are tested (an empty query, one
     // round trip per flush): after a server restart every idle connection is dead, and a
@@ -276,7 +308,7 @@ pub fn build_pool(endpoint: Endpoint, settings: &ConnectionSettings, size: usize
         .test_on_check_out(true)
         .error_handler(Box::new(WarnOnConnectError))
         .connection_timeout(settings.connect_timeout.max(Duration::from_secs(1)))
-        .build_unchecked(manager))
+        .build_unchecked(endpoint))
 }
 
 /// r2d2 logs failed connection attempts at ERROR level by default; while it keeps retrying
@@ -449,6 +481,7 @@ mod tests {
             ssl_client_key: None,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
+            session_timeouts: crate::config::SessionTimeouts::Off,
         }
     }
 

@@ -15,6 +15,7 @@ use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::connect::Pool;
+use crate::db::lock_wait::LockWatch;
 use crate::db::retry::{is_ddl_race, is_transient};
 use crate::db::sql::{self, MergeSql};
 use crate::encode::{COPY_HEADER, COPY_TRAILER};
@@ -117,10 +118,12 @@ impl FlushJob {
         }
     }
 
-    /// Runs the job on a pooled connection, replaying it on transient failures.
-    pub fn run(&self, pool: &Pool) -> Result<FlushCounts> {
+    /// Runs the job on a pooled connection, replaying it on transient failures; `watch`
+    /// reports it if it waits for a lock.
+    pub fn run(&self, pool: &Pool, watch: &LockWatch) -> Result<FlushCounts> {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
+        let watching = watch.watch(self.describe());
         loop {
             let started = Instant::now();
             let outcome = pool
@@ -129,7 +132,12 @@ impl FlushJob {
                     let context = format!("getting a connection to flush table {}", self.table);
                     (Step::Data, Error::Pool { context, source })
                 })
-                .and_then(|mut client| self.run_once(&mut client));
+                .and_then(|mut session| {
+                    watching.on_session(session.pid);
+                    let outcome = self.run_once(&mut session.client);
+                    watching.on_session(None);
+                    outcome
+                });
             match outcome {
                 Ok(counts) => {
                     log::debug!(
@@ -175,6 +183,15 @@ impl FlushJob {
                     attempt += 1;
                 }
             }
+        }
+    }
+
+    /// The job in words, for the lock-wait warning.
+    fn describe(&self) -> String {
+        if self.stream.is_empty() {
+            format!("the statements for table {}", self.table)
+        } else {
+            format!("flush of table {} (stream \"{}\")", self.table, self.stream)
         }
     }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::connect::Pool;
 use crate::db::flush::{FlushCounts, FlushJob};
+use crate::db::lock_wait::LockWatch;
 use crate::error::{Error, Result};
 
 /// Called on the worker's thread after each job commits, with what the job did and how long
@@ -35,6 +36,8 @@ struct Shared {
     /// Signalled when a job finishes.
     done: Condvar,
     pool: Pool,
+    /// Reports flushes that wait for a lock.
+    lock_watch: Arc<LockWatch>,
     on_commit: OnCommit,
 }
 
@@ -55,8 +58,15 @@ struct Queue {
 }
 
 impl Workers {
-    /// Starts `threads` workers; `max_bytes` bounds the bytes queued and in flight.
-    pub fn start(pool: Pool, threads: usize, max_bytes: usize, on_commit: OnCommit) -> Workers {
+    /// Starts `threads` workers on `pool`, watched by `lock_watch`; `max_bytes` bounds the
+    /// bytes queued and in flight.
+    pub fn start(
+        pool: Pool,
+        lock_watch: Arc<LockWatch>,
+        threads: usize,
+        max_bytes: usize,
+        on_commit: OnCommit,
+    ) -> Workers {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 max_bytes,
@@ -65,6 +75,7 @@ impl Workers {
             work: Condvar::new(),
             done: Condvar::new(),
             pool,
+            lock_watch,
             on_commit,
         });
         let threads = (0..threads.max(1))
@@ -207,7 +218,7 @@ impl Shared {
             // The callback hears of the commit before the queue does, so that `finish`
             // cannot return while a committed job's consequences (its states) are pending.
             let outcome = job
-                .run(&self.pool)
+                .run(&self.pool, &self.lock_watch)
                 .and_then(|counts| (self.on_commit)(&job, counts, started.elapsed()));
             let mut queue = self.lock();
             queue.complete(&job, outcome);

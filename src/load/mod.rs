@@ -21,6 +21,7 @@ use postgres::Client;
 use crate::config::Settings;
 use crate::db::connect::{build_pool, connect_direct, connect_settled};
 use crate::db::flush::{FlushJob, WriteMode};
+use crate::db::lock_wait::LockWatch;
 use crate::db::workers::Workers;
 use crate::encode::value::{EncodeOptions, EncodeStats};
 use crate::error::{Error, Result};
@@ -88,6 +89,10 @@ struct Loader<'s> {
     catalog: Option<&'s Catalog>,
     /// The reader's own connection, for catalog reads and `after_run_sql`.
     client: Client,
+    /// Its backend pid, for the lock-wait watch.
+    client_pid: Option<i32>,
+    /// Reports flushes and catalog reads that wait for a lock.
+    lock_watch: Arc<LockWatch>,
     /// Every target table of the run.
     tables: Tables,
     /// Every stream with a SCHEMA, by name.
@@ -132,18 +137,24 @@ impl<'s> Loader<'s> {
         state_out: Box<dyn StateOutput>,
         shutdown: &'s Shutdown,
     ) -> Result<Loader<'s>> {
-        let (mut client, endpoint) = connect_settled(&settings.connection)?;
+        let (session, endpoint) = connect_settled(&settings.connection)?;
+        let mut client = session.client;
         for statement in &settings.before_run_sql {
             client
                 .batch_execute(statement)
                 .map_err(|e| Error::db("running before_run_sql", e))?;
         }
+        let lock_watch = Arc::new(LockWatch::start(
+            endpoint.clone(),
+            settings.lock_wait_warning,
+        ));
         let pool = build_pool(endpoint, &settings.connection, settings.max_parallelism)?;
         let tracker = Arc::new(StateTracker::new(state_out));
         let totals = Arc::new(CommittedTotals::default());
         let budget = Budget::new(settings);
         let workers = Workers::start(
             pool,
+            Arc::clone(&lock_watch),
             settings.max_parallelism,
             budget.queue_bytes(),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
@@ -156,6 +167,8 @@ impl<'s> Loader<'s> {
             settings,
             catalog,
             client,
+            client_pid: session.pid,
+            lock_watch,
             tables: Tables::default(),
             streams: FastMap::default(),
             workers,
@@ -250,7 +263,9 @@ impl<'s> Loader<'s> {
     fn reconnect_if_closed(&mut self) -> Result<()> {
         if self.client.is_closed() {
             log::warn!("the connection for catalog reads was lost; reconnecting");
-            self.client = connect_direct(&self.settings.connection)?;
+            let session = connect_direct(&self.settings.connection)?;
+            self.client = session.client;
+            self.client_pid = session.pid;
         }
         Ok(())
     }

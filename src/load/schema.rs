@@ -14,7 +14,7 @@ use crate::load::stream::{Stream, StreamSchema};
 use crate::load::table::WantedColumn;
 use crate::load::Loader;
 use crate::protocol::message::SchemaMessage;
-use crate::schema::naming::mage_unique_constraint_name;
+use crate::schema::naming::{mage_unique_constraint_name, qualified_name};
 use crate::schema::plan::{columns_of, key_columns, target_of, Property};
 
 /// The keys of a SCHEMA, as columns.
@@ -122,12 +122,18 @@ impl Loader<'_> {
             target_of(stream, &self.target_options)
         };
         self.reconnect_if_closed()?;
+        let watching = self.lock_watch.watch(format!(
+            "reading the catalog for table {}",
+            qualified_name(&schema, &table)
+        ));
+        watching.on_session(self.client_pid);
         let table_id = self.tables.open(
             &mut self.client,
             &schema,
             &table,
             self.settings.skip_schema_creation,
         )?;
+        drop(watching);
         // Rows already buffered were encoded for the table as it was: send them first.
         self.flush_table(table_id)?;
         let wanted: Vec<WantedColumn> = properties

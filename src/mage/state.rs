@@ -78,6 +78,13 @@ impl StateOutput for MageState {
         Value::Object(state).to_string()
     }
 
+    fn describe(&self) -> String {
+        match &self.file {
+            Some(path) => format!("the state file {}", path.display()),
+            None => "stdout".to_string(),
+        }
+    }
+
     fn write_state(&mut self, state: &str) -> std::io::Result<()> {
         match &self.file {
             Some(path) => replace_file(path, state),

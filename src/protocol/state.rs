@@ -23,6 +23,11 @@ pub trait StateOutput: Send {
 
     /// Writes one prepared state, durably enough that the next run finds it.
     fn write_state(&mut self, value: &str) -> std::io::Result<()>;
+
+    /// Where the states go, for an error message.
+    fn describe(&self) -> String {
+        "stdout".to_string()
+    }
 }
 
 /// Singer's convention: each state value on a line of its own (stdout in production).
@@ -132,10 +137,13 @@ impl Inner {
         if self.last_written.as_deref() == Some(value.as_str()) {
             return Ok(());
         }
-        self.out.write_state(&value).map_err(|source| Error::Io {
-            what: "the state output".to_string(),
-            source,
-        })?;
+        // A closed stdout (a broken pipe) ends the run: states could no longer be delivered.
+        self.out
+            .write_state(&value)
+            .map_err(|source| Error::Output {
+                what: self.out.describe(),
+                source,
+            })?;
         log::debug!("state emitted");
         self.last_written = Some(value);
         Ok(())
@@ -220,6 +228,32 @@ mod tests {
         tracker.open_batch(3);
         tracker.push_state(3, "\"ok\"").unwrap();
         assert_eq!(sink.text(), "\"ok\"\n");
+    }
+
+    /// A stdout whose reader went away.
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_stdout_fails_the_state_write_naming_stdout() {
+        let tracker = StateTracker::new(Box::new(StateLines(ClosedPipe)));
+        let Err(error) = tracker.push_state(0, "1") else {
+            panic!("a state write into a closed pipe succeeded");
+        };
+        assert!(
+            error
+                .to_string()
+                .starts_with("stdout was closed by its reader"),
+            "{error}"
+        );
     }
 
     #[test]

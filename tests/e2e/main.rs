@@ -11,7 +11,7 @@
 //! hard deletes), [`invalid`] (`invalid_records` policies), [`batch`] (BATCH messages and
 //! their files), [`crash`] (SIGKILL and replay from the last state), [`overwrite`] (replacing a
 //! table's rows in one transaction), [`security`] (hostile names, least privilege, the second
-//! signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
+//! signal), [`sessions`] (a closed stdout, the server's timeouts, lock waits), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
 //! destinations), [`tls`] (TLS modes, CA and host name checks, client certificates, against a
 //! TLS-only cluster of the tests' own), [`mistakes`] (a new user's mistakes: config typos,
 //! stream maps, a missing password, a tap logging to stdout; pool failures and schema
@@ -31,6 +31,7 @@ mod names;
 mod outage;
 mod overwrite;
 mod security;
+mod sessions;
 mod state;
 mod support;
 mod tls;
