@@ -7,10 +7,12 @@
 //! Validation errors name the key and the file it came from and never echo a secret.
 //!
 //! One file per concept: `spec` (the settings table), `raw` (merged sources and typed
-//! getters), `connection` (where and how to connect, TLS), `validate` (raw → [`Settings`]);
+//! getters), `connection` (where and how to connect, TLS), `pem` (a file or the text
+//! itself), `validate` (raw → [`Settings`]);
 //! this file holds the validated types and [`load`], which runs the layers in order.
 
 mod connection;
+mod pem;
 mod raw;
 mod spec;
 mod validate;
@@ -18,7 +20,8 @@ mod validate;
 use std::path::Path;
 use std::time::Duration;
 
-pub use connection::{ConnectionSettings, PemSetting, PemSource, SslMode};
+pub use connection::{ConnectionSettings, PemSetting, SslMode};
+pub use pem::PemSource;
 pub use raw::RawConfig;
 pub use spec::{Kind, SettingSpec, SETTINGS};
 
