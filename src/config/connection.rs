@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::pem::PemSource;
 use super::raw::RawConfig;
 use super::spec::is_sensitive;
+use super::ssh_tunnel::SshTunnelSettings;
 use crate::error::{Error, Result};
 
 /// TLS policy, as libpq names it.
@@ -80,6 +81,8 @@ pub struct ConnectionSettings {
     pub application_name: String,
     /// How long to keep trying at start.
     pub connect_timeout: Duration,
+    /// Connect through this SSH bastion (`ssh_tunnel`, when enabled).
+    pub ssh_tunnel: Option<SshTunnelSettings>,
 }
 
 impl std::fmt::Debug for ConnectionSettings {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for ConnectionSettings {
             .field("ssl_root_cert", &self.ssl_root_cert)
             .field("ssl_client_cert", &self.ssl_client_cert)
             .field("ssl_client_key", &self.ssl_client_key)
+            .field("ssh_tunnel", &self.ssh_tunnel)
             .finish()
     }
 }
@@ -154,6 +158,7 @@ impl RawConfig {
                 .string("application_name")?
                 .unwrap_or_else(|| "target-postgres".to_string()),
             connect_timeout: Duration::from_secs(connect_timeout as u64),
+            ssh_tunnel: self.ssh_tunnel()?,
         })
     }
 

@@ -8,13 +8,14 @@
 //!
 //! One file per concept: `spec` (the settings table), `raw` (merged sources and typed
 //! getters), `connection` (where and how to connect, TLS), `pem` (a file or the text
-//! itself), `validate` (raw → [`Settings`]);
-//! this file holds the validated types and [`load`], which runs the layers in order.
+//! itself), `ssh_tunnel` (the bastion), `validate` (raw → [`Settings`]); this file holds
+//! the validated types and [`load`], which runs the layers in order.
 
 mod connection;
 mod pem;
 mod raw;
 mod spec;
+mod ssh_tunnel;
 mod validate;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use connection::{ConnectionSettings, PemSetting, SslMode};
 pub use pem::PemSource;
 pub use raw::RawConfig;
 pub use spec::{Kind, SettingSpec, SETTINGS};
+pub use ssh_tunnel::{normalize_fingerprint, HostKeyPolicy, SshTunnelSettings};
 
 use crate::error::Result;
 

@@ -1,5 +1,5 @@
 //! [`PemSource`]: where certificate or key data is — a file, the text itself, or (for root
-//! certificates) the system's trust store.
+//! certificates) the system's trust store. Shared by the TLS settings and `ssh_tunnel`.
 
 use std::path::PathBuf;
 

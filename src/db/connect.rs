@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres::Client;
@@ -15,6 +16,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
 use crate::db::retry::is_transient_db_error;
+use crate::db::ssh::{self, Tunnel};
 use crate::db::tls::{Tls, TlsConnector, TlsOptions};
 use crate::error::{Error, Result};
 use crate::percent::{self, BadEscape};
@@ -28,6 +30,8 @@ pub struct Endpoint {
     pub config: postgres::Config,
     /// The TLS connector and the policy it enforces.
     pub tls: Tls,
+    /// The SSH tunnel the connections go through (`ssh_tunnel`).
+    pub tunnel: Option<Arc<Tunnel>>,
 }
 
 impl Endpoint {
@@ -44,6 +48,7 @@ impl Endpoint {
                 client_cert: None,
                 client_key: None,
             })?,
+            tunnel: self.tunnel.clone(),
         })
     }
 
@@ -55,16 +60,40 @@ impl Endpoint {
     /// The error for a failed connection: a TLS refusal is named as such (`cannot connect
     /// to ... (ssl_mode ...): cause`), anything else keeps the driver's or server's words.
     pub fn connect_error(&self, error: postgres::Error) -> Error {
+        // A connection the tunnel closed because it could not forward it: say why.
+        if let Some(tunnel) = self
+            .tunnel
+            .as_ref()
+            .filter(|_| error.as_db_error().is_none())
+        {
+            if let Some(cause) = tunnel.failure() {
+                return Error::SshTunnel {
+                    bastion: tunnel.bastion(),
+                    cause,
+                };
+            }
+        }
         match self.tls.explain(&error) {
             Some(cause) => Error::Tls {
-                target: describe_target(&self.config),
+                target: self.describe_target(),
                 ssl_mode: self.tls.mode.as_str().to_string(),
                 cause,
             },
-            None => Error::db(
-                format!("connecting to {}", describe_target(&self.config)),
-                error,
+            None => Error::db(format!("connecting to {}", self.describe_target()), error),
+        }
+    }
+
+    /// `host:port/database as user`, naming the bastion when connecting through one.
+    fn describe_target(&self) -> String {
+        match &self.tunnel {
+            Some(tunnel) => format!(
+                "{}/{} as {} through the SSH tunnel via {}",
+                tunnel.destination(),
+                self.config.get_dbname().unwrap_or(""),
+                self.config.get_user().unwrap_or(""),
+                tunnel.bastion()
             ),
+            None => describe_target(&self.config),
         }
     }
 }
@@ -123,9 +152,16 @@ pub fn endpoint(settings: &ConnectionSettings) -> Result<Endpoint> {
         config.application_name(&settings.application_name);
     }
     config.connect_timeout(settings.connect_timeout.min(Duration::from_secs(10)));
+    let tls = Tls::build(&tls_options)?;
+    // Last, so that .pgpass above was looked up by the database's own host and port.
+    let tunnel = match &settings.ssh_tunnel {
+        Some(tunnel) => Some(ssh::route(&mut config, tunnel, settings.connect_timeout)?),
+        None => None,
+    };
     Ok(Endpoint {
         config,
-        tls: Tls::build(&tls_options)?,
+        tls,
+        tunnel,
     })
 }
 
@@ -414,6 +450,7 @@ mod tests {
             ssl_client_key: None,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
+            ssh_tunnel: None,
         }
     }
 
