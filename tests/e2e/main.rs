@@ -13,7 +13,8 @@
 //! table's rows in one transaction), [`security`] (hostile names, least privilege, the second
 //! signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
 //! destinations), [`tls`] (TLS modes, CA and host name checks, client certificates, against a
-//! TLS-only cluster of the tests' own).
+//! TLS-only cluster of the tests' own), [`ssh`] (the SSH tunnel, through an sshd of the
+//! tests' own).
 
 mod batch;
 mod cli;
@@ -28,6 +29,7 @@ mod names;
 mod outage;
 mod overwrite;
 mod security;
+mod ssh;
 mod state;
 mod support;
 mod tls;
