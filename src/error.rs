@@ -125,6 +125,16 @@ pub enum Error {
         cause: String,
     },
 
+    /// The SSH tunnel could not be set up: the bastion unreachable, its host key not trusted,
+    /// our key refused, or a forward refused (exit 1, as a refused database login).
+    #[error("SSH tunnel through {bastion}: {cause}")]
+    SshTunnel {
+        /// `user@host:port` of the bastion.
+        bastion: String,
+        /// What went wrong, in words a user can act on (never key material).
+        cause: String,
+    },
+
     /// Could not get a pooled connection.
     #[error("{context}: {source}")]
     Pool {

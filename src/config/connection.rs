@@ -6,11 +6,12 @@
 //! Secrets (the password, a URL that may hold one, key material) never reach a `Debug` line
 //! or an error message.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use super::pem::PemSource;
 use super::raw::RawConfig;
 use super::spec::is_sensitive;
+use super::ssh_tunnel::SshTunnelSettings;
 use crate::error::{Error, Result};
 
 /// TLS policy, as libpq names it.
@@ -91,6 +92,8 @@ pub struct ConnectionSettings {
     pub connect_timeout: Duration,
     /// What the sessions do with the server's statement and transaction timeouts.
     pub session_timeouts: SessionTimeouts,
+    /// Connect through this SSH bastion (`ssh_tunnel`, when enabled).
+    pub ssh_tunnel: Option<SshTunnelSettings>,
 }
 
 impl std::fmt::Debug for ConnectionSettings {
@@ -108,6 +111,7 @@ impl std::fmt::Debug for ConnectionSettings {
             .field("ssl_client_cert", &self.ssl_client_cert)
             .field("ssl_client_key", &self.ssl_client_key)
             .field("session_timeouts", &self.session_timeouts)
+            .field("ssh_tunnel", &self.ssh_tunnel)
             .finish()
     }
 }
@@ -128,42 +132,6 @@ impl PemSetting {
     pub fn is_secret(&self) -> bool {
         // The settings table marks secrets; `sslkey` is the same key given in the URL.
         is_sensitive(self.key) || self.key == "sslkey"
-    }
-}
-
-/// Where PEM data is: SPEC §2 takes a file path or the PEM text itself.
-#[derive(Clone)]
-pub enum PemSource {
-    /// A file to read.
-    File(PathBuf),
-    /// The PEM text itself (the value contains `-----BEGIN`).
-    Text(String),
-    /// libpq's `sslrootcert=system`: the operating system's trust store.
-    System,
-}
-
-impl PemSource {
-    /// Text holding a PEM header is PEM; `system` (where allowed) is the OS trust store;
-    /// anything else is a path.
-    pub fn parse(value: &str, system_allowed: bool) -> PemSource {
-        if value.contains("-----BEGIN") {
-            PemSource::Text(value.to_string())
-        } else if system_allowed && value.trim() == "system" {
-            PemSource::System
-        } else {
-            PemSource::File(PathBuf::from(value.trim()))
-        }
-    }
-}
-
-impl std::fmt::Debug for PemSource {
-    // Hand-written so that key material never reaches a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PemSource::File(path) => write!(f, "File({path:?})"),
-            PemSource::Text(_) => f.write_str("Text(***)"),
-            PemSource::System => f.write_str("System"),
-        }
     }
 }
 
@@ -203,6 +171,7 @@ impl RawConfig {
                 .unwrap_or_else(|| "target-postgres".to_string()),
             connect_timeout: Duration::from_secs(connect_timeout as u64),
             session_timeouts: self.session_timeouts()?,
+            ssh_tunnel: self.ssh_tunnel()?,
         })
     }
 

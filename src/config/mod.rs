@@ -8,21 +8,26 @@
 //!
 //! One file per concept: `spec` (the settings table), `unknown` (what a key that is not a
 //! setting is: a typo, a peer's key, a feature we lack), `raw` (merged sources and typed
-//! getters), `connection` (where and how to connect, TLS), `validate` (raw → [`Settings`]);
-//! this file holds the validated types and [`load`], which runs the layers in order.
+//! getters), `connection` (where and how to connect, TLS), `pem` (a file or the text
+//! itself), `ssh_tunnel` (the bastion), `validate` (raw → [`Settings`]); this file holds
+//! the validated types and [`load`], which runs the layers in order.
 
 mod connection;
+mod pem;
 mod raw;
 mod spec;
+mod ssh_tunnel;
 mod unknown;
 mod validate;
 
 use std::path::Path;
 use std::time::Duration;
 
-pub use connection::{ConnectionSettings, PemSetting, PemSource, SessionTimeouts, SslMode};
+pub use connection::{ConnectionSettings, PemSetting, SessionTimeouts, SslMode};
+pub use pem::PemSource;
 pub use raw::RawConfig;
 pub use spec::{Kind, SettingSpec, SETTINGS};
+pub use ssh_tunnel::{normalize_fingerprint, HostKeyPolicy, SshTunnelSettings};
 
 use crate::error::Result;
 

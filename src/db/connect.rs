@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres::Client;
@@ -16,6 +17,7 @@ use crate::config::{ConnectionSettings, PemSetting, PemSource, SslMode};
 use crate::db::pool::PoolConnectError;
 use crate::db::retry::{is_driver_config_error, is_transient_db_error};
 use crate::db::session::{Session, SessionSetup};
+use crate::db::ssh::{self, Tunnel};
 use crate::db::tls::{Tls, TlsOptions};
 use crate::error::{driver_error_text, Error, Result};
 use crate::percent::{self, BadEscape};
@@ -33,6 +35,8 @@ pub struct Endpoint {
     pub tls: Tls,
     /// Run once on each new connection (`session_timeouts`, the backend pid).
     pub setup: SessionSetup,
+    /// The SSH tunnel the connections go through (`ssh_tunnel`).
+    pub tunnel: Option<Arc<Tunnel>>,
 }
 
 impl Endpoint {
@@ -50,6 +54,7 @@ impl Endpoint {
                 client_key: None,
             })?,
             setup: self.setup.clone(),
+            tunnel: self.tunnel.clone(),
         })
     }
 
@@ -67,19 +72,43 @@ impl Endpoint {
         if is_missing_password(&error) {
             return Error::config(
                 missing_password_message(&self.config),
-                format!("connecting to {}", describe_target(&self.config)),
+                format!("connecting to {}", self.describe_target()),
             );
+        }
+        // A connection the tunnel closed because it could not forward it: say why.
+        if let Some(tunnel) = self
+            .tunnel
+            .as_ref()
+            .filter(|_| error.as_db_error().is_none())
+        {
+            if let Some(cause) = tunnel.failure() {
+                return Error::SshTunnel {
+                    bastion: tunnel.bastion(),
+                    cause,
+                };
+            }
         }
         match self.tls.explain(&error) {
             Some(cause) => Error::Tls {
-                target: describe_target(&self.config),
+                target: self.describe_target(),
                 ssl_mode: self.tls.mode.as_str().to_string(),
                 cause,
             },
-            None => Error::db(
-                format!("connecting to {}", describe_target(&self.config)),
-                error,
+            None => Error::db(format!("connecting to {}", self.describe_target()), error),
+        }
+    }
+
+    /// `host:port/database as user`, naming the bastion when connecting through one.
+    fn describe_target(&self) -> String {
+        match &self.tunnel {
+            Some(tunnel) => format!(
+                "{}/{} as {} through the SSH tunnel via {}",
+                tunnel.destination(),
+                self.config.get_dbname().unwrap_or(""),
+                self.config.get_user().unwrap_or(""),
+                tunnel.bastion()
             ),
+            None => describe_target(&self.config),
         }
     }
 }
@@ -163,10 +192,17 @@ pub fn endpoint(settings: &ConnectionSettings) -> Result<Endpoint> {
     }
     config.connect_timeout(settings.connect_timeout.min(Duration::from_secs(10)));
     let setup = SessionSetup::new(settings.session_timeouts, config.get_options());
+    let tls = Tls::build(&tls_options)?;
+    // Last, so that .pgpass above was looked up by the database's own host and port.
+    let tunnel = match &settings.ssh_tunnel {
+        Some(tunnel) => Some(ssh::route(&mut config, tunnel, settings.connect_timeout)?),
+        None => None,
+    };
     Ok(Endpoint {
         config,
-        tls: Tls::build(&tls_options)?,
+        tls,
         setup,
+        tunnel,
     })
 }
 
@@ -482,6 +518,7 @@ mod tests {
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
             session_timeouts: crate::config::SessionTimeouts::Off,
+            ssh_tunnel: None,
         }
     }
 

@@ -1,6 +1,6 @@
-//! The PostgreSQL side: connections, the pool's connection manager and TLS, sessions (their timeouts), catalog reads, SQL
-//! text, flushes and their workers, the lock-wait watch, and which failures a flush or a
-//! connection attempt retries.
+//! The PostgreSQL side: connections, the pool's connection manager, TLS and the SSH tunnel,
+//! sessions (their timeouts), catalog reads, SQL text, flushes and their workers, the
+//! lock-wait watch, and which failures a flush or a connection attempt retries.
 
 pub mod catalog;
 pub mod connect;
@@ -10,5 +10,6 @@ pub mod pool;
 pub mod retry;
 pub mod session;
 pub mod sql;
+pub mod ssh;
 pub mod tls;
 pub mod workers;

@@ -16,6 +16,8 @@
 //! TLS-only cluster of the tests' own), [`mistakes`] (a new user's mistakes: config typos,
 //! stream maps, a missing password, a tap logging to stdout; pool failures and schema
 //! changes logged with their cause).
+//! TLS-only cluster of the tests' own), [`ssh`] (the SSH tunnel, through an sshd of the
+//! tests' own).
 
 mod batch;
 mod cli;
@@ -32,6 +34,7 @@ mod outage;
 mod overwrite;
 mod security;
 mod sessions;
+mod ssh;
 mod state;
 mod support;
 mod tls;
