@@ -210,7 +210,6 @@ mod tests {
         for key in [
             "ssl",
             "batch_size",
-            "ssh_tunnel",
             "ssh_host",
             "connection_method",
             "logging_level",
