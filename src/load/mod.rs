@@ -146,6 +146,7 @@ impl<'s> Loader<'s> {
             pool,
             settings.max_parallelism,
             budget.queue_bytes(),
+            budget.spare_capacity_max(),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
         );
         let naming = NamingOptions {
