@@ -13,7 +13,8 @@
 //! table's rows in one transaction), [`security`] (hostile names, least privilege, the second
 //! signal), [`outage`] (a server restart mid-load), [`mage`] (driven as Mage drives its
 //! destinations), [`tls`] (TLS modes, CA and host name checks, client certificates, against a
-//! TLS-only cluster of the tests' own).
+//! TLS-only cluster of the tests' own), [`memory`] (peak memory with huge records, within
+//! `maximum_batch_size_mb`).
 
 mod batch;
 mod cli;
@@ -24,6 +25,7 @@ mod errors;
 mod invalid;
 mod loading;
 mod mage;
+mod memory;
 mod names;
 mod outage;
 mod overwrite;
