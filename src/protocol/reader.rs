@@ -27,8 +27,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks in flight between the reading thread and the loader.
 const CHUNKS_AHEAD: usize = 4;
-/// Input read but not yet finished with by the loader (sent, queued or being parsed), at
-/// most: what the reading thread may run ahead by. A longer line goes alone.
+/// What the reading thread may run ahead by: it reads on (one read, up to `CHUNK_BYTES`,
+/// at a time) only while the input the loader has not finished with (sent, queued or being
+/// parsed) and the chunk being filled are less than this together. A longer line goes alone.
 pub const READ_AHEAD_BYTES: usize = (CHUNKS_AHEAD + 1) * CHUNK_BYTES;
 /// A returned buffer with more room than this held a long line: freed, not reused. (A chunk
 /// that grew once, by a carried partial line, stays well under it.)
