@@ -90,7 +90,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("allow_reserved_words", [], Boolean, "false", false, "When false, a column named after a reserved word gets a _ prefix."),
     setting!("load_method", [], String, "upsert", false, "append-only, upsert, or overwrite (the table's rows are replaced by this run's, in one transaction at the end)."),
     setting!("batch_size_rows", [], Integer, "100000", false, "Rows buffered per stream before it flushes."),
-    setting!("maximum_batch_size_mb", ["batch_size_mb", "max_batch_size"], Integer, "100", false, "Bound on all buffered data together, in MB."),
+    setting!("maximum_batch_size_mb", ["batch_size_mb", "max_batch_size"], Integer, "100", false, "Bound on the rows held in memory, in MB: the encoded rows buffered for all streams plus those queued for or being written by the flushes (the input read ahead adds up to 1.5 MiB). A record too big to fit beside them is loaded alone, after what is buffered is written; a single record needs about twice its size (its line and its row) even beyond this bound."),
     setting!("max_batch_age_seconds", [], Integer, "60", false, "No buffered row (and so no state waiting for it) waits longer than this before a flush."),
     setting!("flush_chunk_mb", [], Integer, "4", false, "A stream's buffer also flushes once it holds this many MB, even below batch_size_rows, so that encoding the next rows overlaps the COPY of these (at least 1; at most a quarter of maximum_batch_size_mb is used)."),
     setting!("max_parallelism", ["parallelism"], Integer, "4", false, "Concurrent flushes = pooled connections; 0 or -1 mean automatic."),

@@ -53,23 +53,29 @@ struct Queue {
     max_bytes: usize,
     /// Row buffers of finished jobs, for the reader to fill again.
     spare_buffers: Vec<Vec<u8>>,
+    /// A finished job's buffer with more room than this (one that held a huge record) is
+    /// freed rather than kept: kept, it would hold that memory for the rest of the run.
+    spare_capacity_max: usize,
     shutdown: bool,
     failure: Option<Error>,
 }
 
 impl Workers {
     /// Starts `threads` workers on `pool`, watched by `lock_watch`; `max_bytes` bounds the
-    /// bytes queued and in flight.
+    /// bytes queued and in flight, and a finished job's row buffer is kept for reuse when its
+    /// capacity is at most `spare_capacity_max`.
     pub fn start(
         pool: Pool,
         lock_watch: Arc<LockWatch>,
         threads: usize,
         max_bytes: usize,
+        spare_capacity_max: usize,
         on_commit: OnCommit,
     ) -> Workers {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 max_bytes,
+                spare_capacity_max,
                 ..Queue::default()
             }),
             work: Condvar::new(),
@@ -145,6 +151,22 @@ impl Workers {
         self.shared.lock().pending_bytes
     }
 
+    /// Waits until the bytes queued and being flushed are at most `bytes` (or no job is
+    /// left): room for a record too big to share the memory bound. Fails with the first
+    /// flush error once one has happened.
+    pub fn wait_for_pending_at_most(&self, bytes: usize) -> Result<()> {
+        let mut queue = self.shared.lock();
+        while queue.failure.is_none() && queue.pending_jobs > 0 && queue.pending_bytes > bytes {
+            queue = self.shared.wait(&self.shared.done, queue);
+        }
+        if let Some(error) = queue.failure.take() {
+            queue.shutdown = true;
+            self.shared.work.notify_all();
+            return Err(error);
+        }
+        Ok(())
+    }
+
     /// The first flush error, if one happened (taken: reported once).
     pub fn take_failure(&self) -> Option<Error> {
         let mut queue = self.shared.lock();
@@ -202,7 +224,7 @@ impl Shared {
 
     fn work_loop(&self) {
         loop {
-            let job = {
+            let mut job = {
                 let mut queue = self.lock();
                 loop {
                     if queue.shutdown || queue.failure.is_some() {
@@ -222,13 +244,20 @@ impl Shared {
                 .and_then(|counts| (self.on_commit)(&job, counts, started.elapsed()));
             let mut queue = self.lock();
             queue.complete(&job, outcome);
+            let mut rows = std::mem::take(&mut job.rows);
             // Enough spares for every connection plus the reader; more would only hold memory.
-            if queue.spare_buffers.len() < queue.max_spares() && job.rows.capacity() > 0 {
-                let mut rows = job.rows;
+            if queue.spare_buffers.len() < queue.max_spares()
+                && rows.capacity() > 0
+                && rows.capacity() <= queue.spare_capacity_max
+            {
                 rows.clear();
                 queue.spare_buffers.push(rows);
+                drop(queue);
+            } else {
+                drop(queue);
+                // Freed before the reader hears that the job's bytes are gone.
+                drop(rows);
             }
-            drop(queue);
             self.done.notify_all();
             self.work.notify_one();
         }

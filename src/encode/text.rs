@@ -41,43 +41,95 @@ const REPLACEMENT_ESCAPE: &str = "\\ufffd";
 /// malformed `\u` escape or an unpaired surrogate, and `"invalid escape in string"` for any
 /// other bad escape.
 pub fn unescape_json_string(raw: &str) -> Result<Cow<'_, str>, &'static str> {
-    let inner = raw
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .ok_or(NOT_A_STRING)?;
+    let inner = string_body(raw)?;
     if !inner.as_bytes().contains(&b'\\') {
         return Ok(Cow::Borrowed(inner));
     }
     // Escapes only shrink the text, so this is the most we need.
     let mut out = String::with_capacity(inner.len());
+    unescape_into(inner, &mut out)?;
+    Ok(Cow::Owned(out))
+}
+
+/// [`unescape_json_string`] appended straight to `out`, with no copy in between: how a text
+/// column gets a string's bytes (a string of tens of megabytes is then held once, not
+/// twice). On an error `out` holds part of the text; the caller truncates it.
+///
+/// # Errors
+///
+/// As [`unescape_json_string`].
+pub fn unescape_json_string_into(raw: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
+    let inner = string_body(raw)?;
+    if !inner.as_bytes().contains(&b'\\') {
+        out.extend_from_slice(inner.as_bytes());
+        return Ok(());
+    }
+    out.reserve(inner.len());
+    unescape_into(inner, out)
+}
+
+/// The text between a JSON string literal's quotes.
+fn string_body(raw: &str) -> Result<&str, &'static str> {
+    raw.strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .ok_or(NOT_A_STRING)
+}
+
+/// Where decoded text goes: a `String`, or the bytes of a COPY buffer.
+trait TextSink {
+    fn push_text(&mut self, text: &str);
+    fn push_char(&mut self, ch: char);
+}
+
+impl TextSink for String {
+    fn push_text(&mut self, text: &str) {
+        self.push_str(text);
+    }
+    fn push_char(&mut self, ch: char) {
+        self.push(ch);
+    }
+}
+
+impl TextSink for Vec<u8> {
+    fn push_text(&mut self, text: &str) {
+        self.extend_from_slice(text.as_bytes());
+    }
+    fn push_char(&mut self, ch: char) {
+        self.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+}
+
+/// Decodes the escapes of a string body (quotes removed) into `out`.
+fn unescape_into(inner: &str, out: &mut impl TextSink) -> Result<(), &'static str> {
     let mut rest = inner;
     while let Some(at) = rest.find('\\') {
         // `find` returns a char boundary and `\` is one byte, so both slices are valid.
         let (before, escape) = rest.split_at(at);
-        out.push_str(before);
+        out.push_text(before);
         let mut chars = escape.chars();
         chars.next(); // the backslash
-        match chars.next() {
-            Some('"') => out.push('"'),
-            Some('\\') => out.push('\\'),
-            Some('/') => out.push('/'),
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
+        let decoded = match chars.next() {
+            Some('"') => '"',
+            Some('\\') => '\\',
+            Some('/') => '/',
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
             Some('u') => {
                 let (ch, after) = decode_unicode_escape(chars.as_str())?;
-                out.push(ch);
+                out.push_char(ch);
                 rest = after;
                 continue;
             }
             Some(_) | None => return Err(INVALID_ESCAPE),
-        }
+        };
+        out.push_char(decoded);
         rest = chars.as_str();
     }
-    out.push_str(rest);
-    Ok(Cow::Owned(out))
+    out.push_text(rest);
+    Ok(())
 }
 
 /// Reads the four hex digits after `\u` (and, for a high surrogate, the `\uXXXX` low
@@ -338,6 +390,30 @@ mod tests {
                         let _ = unescape_json_string(&s[1..]);
                         let _ = sanitize_json_text_nul(&s);
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unescape_into_appends_what_unescape_returns() {
+        let pieces = [
+            "\"", "\\", "u", "d83d", "de00", "0", "é", "😀", "n", "x", "\\u00e9",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let raw = format!("\"{a}{b}{c}\"");
+                    let mut out = b"before".to_vec();
+                    let got = unescape_json_string_into(&raw, &mut out);
+                    match unescape_json_string(&raw) {
+                        Ok(text) => {
+                            assert_eq!(got, Ok(()), "{raw}");
+                            assert_eq!(out, [b"before", text.as_bytes()].concat(), "{raw}");
+                        }
+                        Err(reason) => assert_eq!(got, Err(reason), "{raw}"),
+                    }
+                    assert!(out.starts_with(b"before"), "{raw}");
                 }
             }
         }

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::text::{
     check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
+    unescape_json_string_into,
 };
 use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
 use crate::schema::pg_type::PgType;
@@ -166,10 +167,7 @@ fn encode_payload(
         },
         PgType::Float8 | PgType::Float4 => encode_float(raw, kind, ty, out)?,
         PgType::Text => match kind {
-            JsonKind::String => {
-                let text = clean_text(string_value(raw)?, options, stats)?;
-                out.extend_from_slice(text.as_bytes());
-            }
+            JsonKind::String => write_text(raw, options, stats, out)?,
             // Numbers, booleans and structures keep their JSON spelling in a text column.
             _ => out.extend_from_slice(raw.as_bytes()),
         },
@@ -368,19 +366,29 @@ fn expect_string<'a>(
     }
 }
 
-fn clean_text<'a>(
-    text: Cow<'a, str>,
+/// A JSON string's text, decoded straight into `out` (no copy of it is made on the way);
+/// U+0000 is replaced with U+FFFD and counted, or refused without `sanitize_nul`.
+fn write_text(
+    raw: &str,
     options: EncodeOptions,
     stats: &mut EncodeStats,
-) -> Result<Cow<'a, str>, ValueError> {
-    let (text, replaced) = replace_nul(text);
-    if replaced > 0 {
-        if !options.sanitize_nul {
-            return Err("contains U+0000, which PostgreSQL cannot store".into());
-        }
-        stats.nul_replaced += replaced as u64;
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let start = out.len();
+    unescape_json_string_into(raw, out)?;
+    // In UTF-8 a zero byte is only ever U+0000; almost no text has one.
+    if memchr::memchr(0, &out[start..]).is_none() {
+        return Ok(());
     }
-    Ok(text)
+    if !options.sanitize_nul {
+        return Err("contains U+0000, which PostgreSQL cannot store".into());
+    }
+    let written =
+        String::from_utf8(out.split_off(start)).map_err(|_| ValueError::from("not valid UTF-8"))?;
+    let (text, replaced) = replace_nul(Cow::Owned(written));
+    stats.nul_replaced += replaced as u64;
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
 }
 
 /// Whether `text` is one of `words`, ignoring ASCII case (without lower-casing a copy).
@@ -607,6 +615,33 @@ mod tests {
             &mut out
         )
         .is_err());
+    }
+
+    #[test]
+    fn text_is_decoded_after_the_fields_before_it() {
+        let mut out = b"row so far".to_vec();
+        let mut stats = EncodeStats::default();
+        encode_field(
+            Some(r#""x\u0000\u00e9\n""#),
+            &PgType::Text,
+            OPTIONS,
+            &mut stats,
+            &mut out,
+        )
+        .unwrap();
+        let text = "x\u{FFFD}é\n".as_bytes();
+        let length = (text.len() as i32).to_be_bytes();
+        assert_eq!(out, [&b"row so far"[..], &length, text].concat());
+        assert_eq!(stats.nul_replaced, 1);
+        for bad in [r#""a\u0000b""#, r#""a\qb""#, r#""a\ud800""#] {
+            let strict = EncodeOptions {
+                sanitize_nul: false,
+                parse_json_strings: false,
+            };
+            let mut out = b"row so far".to_vec();
+            assert!(encode_field(Some(bad), &PgType::Text, strict, &mut stats, &mut out).is_err());
+            assert_eq!(out, b"row so far", "{bad}");
+        }
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //!
 //! The bound is split between the reader's buffers and the flush queue (whose bytes the
 //! workers bound by blocking the reader): together they stay within `maximum_batch_size_mb`.
+//! The input read ahead of the parser adds at most
+//! [`READ_AHEAD_BYTES`](crate::protocol::reader::READ_AHEAD_BYTES), or one line longer than
+//! that. A record too big for what is left of the bound beside them is loaded alone
+//! ([`Loader::make_room_for_record`]): what is buffered is flushed first, the reader waits
+//! for the flushes to leave room, and the record's row is flushed as soon as it is encoded.
 
 use std::time::Instant;
 
 use crate::config::Settings;
 use crate::error::Result;
-use crate::load::row_buffer::RowBuffer;
+use crate::load::row_buffer::{RowBuffer, ROW_SLACK_BYTES};
 use crate::load::Loader;
 
 /// The reader's budget for all streams' buffers together, in flush chunks.
@@ -18,6 +23,18 @@ const READER_BUDGET_CHUNKS: usize = 4;
 
 /// The size of a stream's first flush; later ones double up to the full chunk.
 const FIRST_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Where a record stands against the memory bound, by the length of its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordRoom {
+    /// No longer than a flush chunk: the usual bounds hold it.
+    Usual,
+    /// Longer, and it fits beside what is buffered and queued.
+    Fits,
+    /// Too big to share the bound: what was buffered is flushed, and the record's row is
+    /// flushed on its own as soon as it is encoded.
+    Alone,
+}
 
 /// The byte bounds of one run.
 #[derive(Debug)]
@@ -33,6 +50,8 @@ pub struct Budget {
     limit: usize,
     /// What the flush queue may hold (queued and in flight).
     queue_bytes: usize,
+    /// `maximum_batch_size_mb`: everything above together.
+    total: usize,
 }
 
 impl Budget {
@@ -57,7 +76,14 @@ impl Budget {
             queue_bytes: (flush_chunk_bytes * (settings.max_parallelism + 1))
                 .min(settings.max_buffer_bytes / 2)
                 .max(1),
+            total: settings.max_buffer_bytes,
         }
+    }
+
+    /// The largest row buffer worth keeping for reuse once flushed: room for a full flush
+    /// chunk (and the row that crosses it) twice over. A bigger one held a huge record.
+    pub fn spare_capacity_max(&self) -> usize {
+        2 * (self.flush_chunk_bytes + ROW_SLACK_BYTES)
     }
 
     /// What the flush queue may hold.
@@ -95,6 +121,31 @@ impl Budget {
 }
 
 impl Loader<'_> {
+    /// Before a record whose line is `line_bytes` long is encoded: a line longer than a flush
+    /// chunk may not fit in what the rows buffered and queued leave of the bound, counting
+    /// the line (held already) and its row (about as long again). Then every stream's rows
+    /// are flushed and the reader waits until the flushes leave room (or finish), so that the
+    /// record is held alone; its row is flushed as soon as it is encoded. Records no longer
+    /// than a flush chunk (nearly all) cost one comparison.
+    pub(super) fn make_room_for_record(&mut self, line_bytes: usize) -> Result<RecordRoom> {
+        if line_bytes <= self.budget.flush_chunk_bytes {
+            return Ok(RecordRoom::Usual);
+        }
+        let needed = line_bytes.saturating_mul(2);
+        let held = self.budget.buffered + self.workers.pending_bytes();
+        if held.saturating_add(needed) <= self.budget.total {
+            return Ok(RecordRoom::Fits);
+        }
+        log::debug!(
+            "a record of {line_bytes} bytes does not fit beside {held} bytes of buffered and \
+             queued rows: flushing them first, then loading it alone"
+        );
+        self.flush_all()?;
+        self.workers
+            .wait_for_pending_at_most(self.budget.total.saturating_sub(needed))?;
+        Ok(RecordRoom::Alone)
+    }
+
     /// Keeps the bytes buffered across all streams under the reader's budget by flushing the
     /// largest buffer. With many streams filling at the same pace this also staggers their
     /// flushes, so the database gets a steady flow instead of every stream at once.

@@ -157,6 +157,7 @@ impl<'s> Loader<'s> {
             Arc::clone(&lock_watch),
             settings.max_parallelism,
             budget.queue_bytes(),
+            budget.spare_capacity_max(),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
         );
         let naming = NamingOptions {

@@ -7,10 +7,12 @@
 //! and [`Loader::encode_walked`] on.
 
 use crate::config::InvalidRecords;
+use crate::db::workers::Workers;
 use crate::encode::time::{micros_to_rfc3339, now_postgres_micros};
 use crate::encode::value::ValueError;
 use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
+use crate::load::budget::{Budget, RecordRoom};
 use crate::load::dead_letter::Rejected;
 use crate::load::stream::{Envelope, RecordError, RecordMeta, Stream, StreamSlots};
 use crate::load::table::Tables;
@@ -118,16 +120,12 @@ impl Loader<'_> {
             table_version: envelope.version,
             constants: &self.settings.constant_columns,
         });
+        let room = self.make_room_for_record(text.len())?;
         // Columns widened for this record: each at most once, so the loop ends.
         let mut widened: Vec<String> = Vec::new();
         let stream_is_full = loop {
             let stream = stream_of(&mut self.streams, stream_name)?;
-            if stream.rows.is_empty() && stream.rows.buffer().capacity() == 0 {
-                let spare = self.workers.spare_buffer();
-                stream
-                    .rows
-                    .prepare(self.budget.chunk_limit(stream.flushes), spare);
-            }
+            ready_buffer(stream, room, text.len(), &self.budget, &self.workers);
             let before = stream.rows.byte_len();
             match stream.encode_row(
                 text,
@@ -158,7 +156,8 @@ impl Loader<'_> {
             }
         };
         self.records_read += 1;
-        if stream_is_full {
+        // A record too big to share the memory bound goes alone, flushed at once.
+        if stream_is_full || room == RecordRoom::Alone {
             if self.settings.flush_all_streams {
                 self.flush_all()?;
             } else {
@@ -192,6 +191,27 @@ impl Loader<'_> {
         let model = self.tables.model(table_id)?;
         stream_of(&mut self.streams, stream_name)?.refresh_plan(model, self.policy);
         Ok(())
+    }
+}
+
+/// Gives the stream's row buffer room for the record about to be encoded: an empty one gets
+/// a recycled buffer, or one sized like the last batch; a record longer than a flush chunk
+/// gets room for a row as long as its line, up front (growing by doubling would copy the row
+/// and leave up to twice its size allocated).
+fn ready_buffer(
+    stream: &mut Stream,
+    room: RecordRoom,
+    line_bytes: usize,
+    budget: &Budget,
+    workers: &Workers,
+) {
+    if room != RecordRoom::Usual {
+        stream.rows.buffer().reserve_exact(line_bytes);
+    } else if stream.rows.is_empty() && stream.rows.buffer().capacity() == 0 {
+        let spare = workers.spare_buffer();
+        stream
+            .rows
+            .prepare(budget.chunk_limit(stream.flushes), spare);
     }
 }
 

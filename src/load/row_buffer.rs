@@ -43,7 +43,7 @@ pub struct RowBuffer {
 }
 
 /// Room left beyond the flush size so that the row that crosses it does not double the buffer.
-const ROW_SLACK_BYTES: usize = 64 * 1024;
+pub const ROW_SLACK_BYTES: usize = 64 * 1024;
 
 /// The rows of a buffer handed over for flushing.
 #[derive(Debug)]

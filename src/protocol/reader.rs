@@ -4,13 +4,19 @@
 //! channel; the loader splits them into lines. That keeps decompression and `read` calls off
 //! the parsing thread, and — the real reason — lets the loader wait for input with a
 //! deadline, so a slow tap cannot hold buffered rows or a pending state past
-//! `max_batch_age_seconds`. Chunk buffers go back to the reading thread for reuse.
-//! Lines are bytes until split, so invalid UTF-8 is reported with its line number.
+//! `max_batch_age_seconds`. Lines are bytes until split, so invalid UTF-8 is reported with
+//! its line number.
+//!
+//! Every chunk goes back to the reading thread once its lines are done, and that return is
+//! what lets the thread read on: it holds at most [`READ_AHEAD_BYTES`] of input that the
+//! loader has not finished with, so memory does not grow with the size of the lines. A line
+//! longer than that is read only once the loader holds no other input, and travels alone.
+//! Returned buffers are reused; one grown past a few chunks (a huge line) is freed instead.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
@@ -21,6 +27,15 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks in flight between the reading thread and the loader.
 const CHUNKS_AHEAD: usize = 4;
+/// What the reading thread may run ahead by: it reads on (one read, up to `CHUNK_BYTES`,
+/// at a time) only while the input the loader has not finished with (sent, queued or being
+/// parsed) and the chunk being filled are less than this together. A longer line goes alone.
+pub const READ_AHEAD_BYTES: usize = (CHUNKS_AHEAD + 1) * CHUNK_BYTES;
+/// A returned buffer with more room than this held a long line: freed, not reused. (A chunk
+/// that grew once, by a carried partial line, stays well under it.)
+const REUSED_CAPACITY_MAX: usize = 4 * CHUNK_BYTES;
+/// Returned buffers the reading thread keeps for reuse.
+const SPARE_CHUNKS: usize = 2;
 
 /// What waiting for the next line produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,7 +51,8 @@ pub enum NextLine<'a> {
 /// Reads input lines with 1-based numbers.
 pub struct LineReader {
     chunks: Receiver<std::io::Result<Vec<u8>>>,
-    recycle: SyncSender<Vec<u8>>,
+    /// Chunks whose lines are done, back to the reading thread (never blocks).
+    recycle: Sender<Vec<u8>>,
     chunk: Vec<u8>,
     position: usize,
     line_number: u64,
@@ -63,7 +79,7 @@ impl LineReader {
     /// Reads from any byte source, transparently un-gzipping it.
     pub fn from_reader(source: impl Read + Send + 'static, what: String) -> Result<LineReader> {
         let (chunk_sender, chunks) = mpsc::sync_channel(CHUNKS_AHEAD);
-        let (recycle, recycled) = mpsc::sync_channel(CHUNKS_AHEAD + 2);
+        let (recycle, recycled) = mpsc::channel();
         std::thread::Builder::new()
             .name("input".into())
             .spawn(move || read_chunks(source, &chunk_sender, &recycled))
@@ -121,6 +137,14 @@ impl LineReader {
             if self.finished {
                 return Ok(NextLine::End);
             }
+            if self.chunk.capacity() > 0 {
+                // Every line of the chunk is done: hand it back before waiting, since the
+                // reading thread may be waiting for this very return to read on.
+                let used = std::mem::take(&mut self.chunk);
+                // The reading thread may be gone: then nothing waits for it.
+                let _ = self.recycle.send(used);
+                self.position = 0;
+            }
             if let Some(ask) = ask.take() {
                 deadline = ask();
             }
@@ -135,9 +159,7 @@ impl LineReader {
             };
             match received {
                 Ok(Ok(chunk)) => {
-                    let used = std::mem::replace(&mut self.chunk, chunk);
-                    // The reading thread may be gone or have enough buffers: either is fine.
-                    let _ = self.recycle.try_send(used);
+                    self.chunk = chunk;
                     self.position = 0;
                 }
                 Ok(Err(source)) => {
@@ -168,7 +190,7 @@ impl LineReader {
 fn read_chunks(
     source: impl Read,
     chunks: &SyncSender<std::io::Result<Vec<u8>>>,
-    recycled: &Receiver<Vec<u8>>,
+    returned: &Receiver<Vec<u8>>,
 ) {
     let mut buffered = BufReader::with_capacity(CHUNK_BYTES, source);
     let input: Box<dyn BufRead> = match buffered.fill_buf() {
@@ -183,18 +205,23 @@ fn read_chunks(
         }
     };
     let mut input = input;
+    let mut ahead = ReadAhead {
+        returned,
+        bytes: 0,
+        spares: Vec::new(),
+    };
     let mut carry: Vec<u8> = Vec::new();
     loop {
-        let mut chunk = recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096));
-        chunk.clear();
+        let mut chunk = ahead.buffer();
         chunk.append(&mut carry);
         // Take what one read gives (a pipe hands over what the tap has written so far), as
         // long as it completes a line; then cut after the last newline. Waiting to fill a
         // whole chunk would hold a slow tap's lines back from the loader.
         let mut at_end = false;
         loop {
+            if !ahead.wait_for_room(chunk.len()) {
+                return;
+            }
             let searched = chunk.len();
             match input.fill_buf() {
                 Ok([]) => {
@@ -222,14 +249,61 @@ fn read_chunks(
                 chunk.truncate(last + 1);
             }
         }
-        if !chunk.is_empty() && chunks.send(Ok(chunk)).is_err() {
-            return;
+        if !chunk.is_empty() {
+            ahead.bytes += chunk.len();
+            if chunks.send(Ok(chunk)).is_err() {
+                return;
+            }
         }
         if at_end {
             if !carry.is_empty() {
                 let _ = chunks.send(Ok(std::mem::take(&mut carry)));
             }
             return;
+        }
+    }
+}
+
+/// The reading thread's account of the input the loader has not finished with.
+struct ReadAhead<'a> {
+    /// Chunks the loader is done with.
+    returned: &'a Receiver<Vec<u8>>,
+    /// Bytes sent and not yet returned.
+    bytes: usize,
+    /// Returned buffers kept for reuse.
+    spares: Vec<Vec<u8>>,
+}
+
+impl ReadAhead<'_> {
+    /// An empty buffer for the next chunk.
+    fn buffer(&mut self) -> Vec<u8> {
+        self.spares
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + 4096))
+    }
+
+    /// Waits until the loader has finished with enough input that more may be read on top
+    /// of the `filling` bytes of the chunk being filled: while it holds none, any amount
+    /// may (a line longer than the bound is read alone). False when the loader is gone.
+    fn wait_for_room(&mut self, filling: usize) -> bool {
+        while let Ok(chunk) = self.returned.try_recv() {
+            self.take_back(chunk);
+        }
+        while self.bytes > 0 && self.bytes + filling >= READ_AHEAD_BYTES {
+            match self.returned.recv() {
+                Ok(chunk) => self.take_back(chunk),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Counts a returned chunk off, keeping its buffer for reuse unless it grew huge.
+    fn take_back(&mut self, mut chunk: Vec<u8>) {
+        self.bytes = self.bytes.saturating_sub(chunk.len());
+        if chunk.capacity() <= REUSED_CAPACITY_MAX && self.spares.len() < SPARE_CHUNKS {
+            chunk.clear();
+            self.spares.push(chunk);
         }
     }
 }
@@ -290,6 +364,54 @@ mod tests {
             expected.push((n + 1, line));
         }
         assert_eq!(lines(input), expected);
+    }
+
+    /// Input that counts the bytes taken from it.
+    struct Counted {
+        data: std::io::Cursor<Vec<u8>>,
+        taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.data.read(buf)?;
+            self.taken.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn lines_longer_than_the_read_ahead_arrive_whole_and_one_at_a_time() {
+        let long = READ_AHEAD_BYTES * 2 + 3;
+        let lines: Vec<String> = (0..8u8)
+            .map(|n| {
+                let fill = char::from(b'a' + n);
+                let length = if n % 2 == 0 { long } else { 10 };
+                fill.to_string().repeat(length)
+            })
+            .collect();
+        let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let source = Counted {
+            data: std::io::Cursor::new(lines.join("\n").into_bytes()),
+            taken: std::sync::Arc::clone(&taken),
+        };
+        let mut reader = LineReader::from_reader(source, "counted".into()).unwrap();
+        for (n, expected) in lines.iter().enumerate() {
+            let (number, line) = reader.next_line().unwrap().unwrap();
+            assert_eq!((number, line.len()), (n as u64 + 1, expected.len()));
+            assert!(line == expected.as_str(), "line {number} arrives whole");
+            if n == 0 {
+                // Give the reading thread every chance to run ahead while this line is held:
+                // it must not read more than the line and what one read brings with it.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let read = taken.load(std::sync::atomic::Ordering::SeqCst);
+                assert!(
+                    read <= long + 2 * CHUNK_BYTES,
+                    "{read} bytes read while a line of {long} is held"
+                );
+            }
+        }
+        assert!(reader.next_line().unwrap().is_none());
     }
 
     #[test]

@@ -15,9 +15,8 @@
 //! destinations), [`tls`] (TLS modes, CA and host name checks, client certificates, against a
 //! TLS-only cluster of the tests' own), [`mistakes`] (a new user's mistakes: config typos,
 //! stream maps, a missing password, a tap logging to stdout; pool failures and schema
-//! changes logged with their cause).
-//! TLS-only cluster of the tests' own), [`ssh`] (the SSH tunnel, through an sshd of the
-//! tests' own).
+//! changes logged with their cause), [`ssh`] (the SSH tunnel, through an sshd of the tests'
+//! own), [`memory`] (peak memory with huge records, within `maximum_batch_size_mb`).
 
 mod batch;
 mod cli;
@@ -28,6 +27,7 @@ mod errors;
 mod invalid;
 mod loading;
 mod mage;
+mod memory;
 mod mistakes;
 mod names;
 mod outage;
