@@ -231,7 +231,12 @@ impl fmt::Display for DbErrorText<'_> {
                 }
                 Ok(())
             }
-            None => write!(f, "{}", self.0),
+            // The driver's own words name the step ("error connecting to server"); the
+            // cause ("Connection refused", a timeout) is its source.
+            None => match std::error::Error::source(self.0) {
+                Some(cause) => write!(f, "{}: {cause}", self.0),
+                None => write!(f, "{}", self.0),
+            },
         }
     }
 }

@@ -46,11 +46,17 @@ pub mod protocol;
 pub mod schema;
 pub mod shutdown;
 
+use std::time::Duration;
+
 use crate::cli::Args;
 use crate::error::Result;
-use crate::mage::state::MageState;
+use crate::mage::state::{LastWritten, MageState};
 use crate::protocol::reader::LineReader;
 use crate::protocol::state::{StateLines, StateOutput};
+
+/// How long Mage's `--test_connection` tries at most (less when `connect_timeout_seconds`
+/// says so): Mage gives a test 10 s, and its own destination answers within about 3.
+const MAGE_TEST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the program for parsed arguments.
 pub fn run(args: Args) -> Result<()> {
@@ -76,15 +82,21 @@ pub fn run(args: Args) -> Result<()> {
         .map(mage::catalog::Catalog::parse)
         .transpose()?;
     if args.test_connection || args.mage_test_connection {
+        let mut connection = settings.connection.clone();
         if settings.mage_mode {
             log::info!("Testing connection...");
+            connection.connect_timeout =
+                connection.connect_timeout.min(MAGE_TEST_CONNECTION_TIMEOUT);
         }
-        let mut client = db::connect::connect_direct(&settings.connection)?;
+        let mut client = db::connect::connect_direct(&connection)?;
         log::info!("connection ok {}", db::connect::describe(&mut client)?);
         return Ok(());
     }
+    let mut final_state: Option<LastWritten> = None;
     let state_out: Box<dyn StateOutput> = if settings.mage_mode {
-        Box::new(MageState::open(args.state.as_deref())?)
+        let state = MageState::open(args.state.as_deref())?;
+        final_state = Some(state.last_written());
+        Box::new(state)
     } else {
         Box::new(StateLines(std::io::stdout()))
     };
@@ -92,5 +104,8 @@ pub fn run(args: Args) -> Result<()> {
     let shutdown = shutdown::Shutdown::install();
     let summary = load::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
     summary.log();
+    if let Some(final_state) = final_state {
+        final_state.log_final_state();
+    }
     Ok(())
 }

@@ -172,6 +172,7 @@ fn mage_run_logs_json_lines_writes_the_state_file_and_stamps_mage_columns() {
     assert_eq!(tags["records"], 3);
     assert_eq!(tags["records_inserted"], 3);
     assert_eq!(tags["records_updated"], 0);
+    assert_eq!(tags["records_affected"], 3);
     assert_eq!(tags["stream"], "users");
     assert_eq!(tags["schema_name"], schema.name.as_str());
     assert_eq!(tags["table_name"], "users");
@@ -213,19 +214,30 @@ fn mage_run_logs_json_lines_writes_the_state_file_and_stamps_mage_columns() {
     second.output.assert_success();
     let exports = second.with_message("Export data completed.");
     assert_eq!(exports.len(), 1, "{}", second.output);
-    assert_eq!(exports[0]["tags"]["records"], 3);
+    let tags = &exports[0]["tags"];
+    assert_eq!(tags["records"], 3);
+    // Mage's UI counts records_updated, when it is not 0, as the rows processed and then
+    // ignores records_inserted; Mage's own destination reports every written row as
+    // inserted. So do we: id 4 is new, id 2 changed, id 1 came again unchanged.
+    assert_eq!(tags["records_inserted"], 2, "every row written: {tags}");
+    assert_eq!(tags["records_updated"], 0, "{tags}");
+    assert_eq!(tags["records_affected"], 2, "{tags}");
     assert_eq!(
-        exports[0]["tags"]["records_inserted"], 1,
-        "only id 4 is new"
-    );
-    assert_eq!(
-        exports[0]["tags"]["records_updated"], 1,
-        "id 2 changed; id 1 came again unchanged"
+        (&tags["inserted"], &tags["updated"]),
+        (&json!(1), &json!(1))
     );
     assert_eq!(
         state_file(&state),
         json!({"bookmarks": {"orders": {"id": 9}, "users": {"id": 4}}})
     );
+    // The run ends with Mage's final-state line: the state written, as an object.
+    let last = second.logs.last().expect("log lines");
+    assert_eq!(
+        last["message"], "Final state for bookmark properties update completed.",
+        "{}",
+        second.output
+    );
+    assert_eq!(last["tags"]["state"], state_file(&state));
     let rows = text_rows(&format!(
         "SELECT id::text, name, _mage_created_at::text, \
          (_mage_updated_at > _mage_created_at)::text FROM {} ORDER BY id",
@@ -281,6 +293,12 @@ fn mage_failure_is_one_exception_line_with_the_error_in_its_tags() {
     // The second state never goes out: its record was not committed.
     let written = std::fs::read_to_string(&state_path.path).unwrap_or_default();
     assert!(!written.contains("\"id\":2"), "{written}");
+    assert!(
+        run.with_message("Final state for bookmark properties update completed.")
+            .is_empty(),
+        "a failed run ends with its error\n{}",
+        run.output
+    );
 }
 
 #[test]
@@ -312,6 +330,7 @@ fn mage_test_connection_reports_success_and_failure_in_mage_lines() {
     let logs = mage_log_lines(&ok);
     assert!(logs.iter().any(|l| l["message"] == "Testing connection..."));
 
+    // With --log_to_stdout the failure is one EXCEPTION line of JSON, as in a pipeline run.
     let refused = run_args(
         &[
             "--config_json",
@@ -333,6 +352,71 @@ fn mage_test_connection_reports_success_and_failure_in_mage_lines() {
         !refused.stdout.contains("hunter2"),
         "the password leaked\n{refused}"
     );
+}
+
+/// The one stderr line of a failed `--test_connection` that Mage reads: it must start with
+/// `ERROR`, and Mage shows the `tags.error` of the JSON object in it.
+fn mage_test_connection_error(config: Value) -> (Output, String) {
+    // Exactly as Mage calls it: config as JSON, logs on stderr.
+    let output = run_args(
+        &["--config_json", &config.to_string(), "--test_connection"],
+        b"",
+        &[],
+    );
+    output.assert_load_failure();
+    let errors: Vec<&str> = output
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one ERROR line\n{output}");
+    let json_text = errors[0]
+        .strip_prefix("ERROR ")
+        .expect("ERROR, a space, then the JSON");
+    let line: Value = serde_json::from_str(json_text)
+        .unwrap_or_else(|e| panic!("not JSON after ERROR ({e})\n{output}"));
+    assert_eq!(line["level"], "EXCEPTION", "{output}");
+    let error = line["tags"]["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no tags.error\n{output}"))
+        .to_string();
+    assert!(
+        !output.stderr.contains("hunter2") && !output.stdout.contains("hunter2"),
+        "the password leaked\n{output}"
+    );
+    (output, error)
+}
+
+#[test]
+fn mage_test_connection_failure_is_one_error_line_with_the_reason_in_tags_error() {
+    let (_, error) = mage_test_connection_error(json!({
+        "host": "127.0.0.1", "port": 1, "username": "nobody", "database": "warehouse",
+        "password": "hunter2"
+    }));
+    for needle in ["127.0.0.1:1/warehouse as nobody", "refused"] {
+        assert!(
+            error.contains(needle),
+            "tags.error lacks {needle:?}: {error}"
+        );
+    }
+}
+
+#[test]
+fn mage_test_connection_gives_up_on_a_server_that_never_answers() {
+    // A listener that accepts connections (the kernel completes the handshake) and never
+    // speaks: the driver's connect timeout, which covers only the TCP connect, would wait
+    // forever, and Mage kills a connection test after 10 s.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = silent.local_addr().expect("its address").port();
+    let (_, error) = mage_test_connection_error(json!({
+        "host": "127.0.0.1", "port": port, "username": "nobody", "database": "warehouse",
+        "password": "hunter2", "connect_timeout_seconds": 1
+    }));
+    assert!(
+        error.contains(&format!("127.0.0.1:{port}/warehouse")) && error.contains("within 1s"),
+        "{error}"
+    );
+    drop(silent);
 }
 
 #[test]
