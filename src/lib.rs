@@ -22,7 +22,8 @@
 //! - [`db`] — connections and pool, TLS (rustls), catalog reads, SQL text, flushes, the flush
 //!   workers and the retry classification.
 //! - [`error`] — the one error type, with exit codes.
-//! - [`mage`] — Mage mode: its state file, its catalog, its config template.
+//! - [`mage`] — Mage mode: its state file, its catalog, its config template, and
+//!   `mage-install` (the Python shim that makes this binary a Mage destination).
 //! - [`percent`] — `%XX` decoding of connection and BATCH manifest URLs.
 //! - [`logging`] — text, JSON or Mage log lines; [`shutdown`] — SIGTERM/SIGINT;
 //!   [`fast_hash`] — the hasher of the per-record maps.
@@ -48,7 +49,7 @@ pub mod shutdown;
 
 use std::time::Duration;
 
-use crate::cli::Args;
+use crate::cli::{Args, Command};
 use crate::error::Result;
 use crate::mage::state::{LastWritten, MageState};
 use crate::protocol::reader::LineReader;
@@ -60,6 +61,9 @@ const MAGE_TEST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the program for parsed arguments.
 pub fn run(args: Args) -> Result<()> {
+    if let Some(Command::MageInstall { name, python }) = &args.command {
+        return mage_install(name, python);
+    }
     if args.about {
         println!("{}", about::render(args.format));
         return Ok(());
@@ -107,5 +111,30 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(final_state) = final_state {
         final_state.log_final_state();
     }
+    Ok(())
+}
+
+/// `mage-install`: writes the shim that makes this binary a Mage destination and prints
+/// the YAML line that selects it.
+fn mage_install(name: &str, python: &str) -> Result<()> {
+    let binary = std::env::current_exe().map_err(|e| {
+        error::Error::Usage(format!("mage-install: cannot find this binary's path: {e}"))
+    })?;
+    let installed = mage::install::install(&mage::install::InstallOptions {
+        name: name.to_string(),
+        python: python.to_string(),
+        binary,
+    })?;
+    println!(
+        "{} {} (it runs {}).\nIn the pipeline's destination YAML (the data exporter block), \
+         select it with:\n\ndestination: {name}",
+        if installed.replaced {
+            "Updated"
+        } else {
+            "Installed"
+        },
+        installed.file.display(),
+        installed.binary.display(),
+    );
     Ok(())
 }

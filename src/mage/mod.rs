@@ -8,6 +8,9 @@
 //! The loading itself is the same as in any other mode; Mage mode only adds the
 //! `_mage_created_at` / `_mage_updated_at` columns and Mage's leniency towards its own input
 //! files (non-JSON lines are skipped, JSON arrays sent as strings are parsed).
+//!
+//! Mage can only start a destination that is a Python package of its own
+//! `mage_integrations`: [`install`] writes one that runs this binary (`mage-install`).
 
 use std::fs;
 use std::io::Write;
@@ -18,6 +21,7 @@ use serde_json::Value;
 use crate::error::excerpt;
 
 pub mod catalog;
+pub mod install;
 pub mod state;
 
 /// What `--show_templates` prints: the config a Mage user fills in, as Mage's own

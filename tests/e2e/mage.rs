@@ -550,3 +550,227 @@ fn mage_bookmarks_of_states_released_together_are_all_kept() {
         json!({"bookmarks": {"a": {"id": 1}, "b": {"id": 1}}})
     );
 }
+
+/// `python3`, when this machine has it: the Mage plug-in is a Python file. Without it the
+/// calling test says loudly that it is skipped (scripts/test installs python3 first).
+fn python3() -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("*** SKIPPED: python3 is not installed; the Mage plug-in was NOT tested ***");
+    }
+    found.then_some("python3")
+}
+
+/// A fake Mage installation: `<dir>/mage_integrations/destinations/` with Mage's own
+/// `postgresql` destination in it, importable with `PYTHONPATH=<dir>`; removed on drop.
+struct FakeMage {
+    dir: std::path::PathBuf,
+}
+
+impl FakeMage {
+    fn new() -> FakeMage {
+        let dir =
+            std::env::temp_dir().join(format!("tp_e2e_mage_{}_{}", std::process::id(), unique()));
+        let destinations = dir.join("mage_integrations").join("destinations");
+        std::fs::create_dir_all(destinations.join("postgresql")).expect("fake Mage tree");
+        std::fs::write(dir.join("mage_integrations").join("__init__.py"), "").expect("write");
+        std::fs::write(destinations.join("__init__.py"), "").expect("write");
+        std::fs::write(
+            destinations.join("postgresql").join("__init__.py"),
+            MAGE_OWN_DESTINATION,
+        )
+        .expect("write");
+        FakeMage { dir }
+    }
+
+    fn destinations(&self) -> std::path::PathBuf {
+        self.dir.join("mage_integrations").join("destinations")
+    }
+
+    fn pythonpath(&self) -> String {
+        self.dir.to_string_lossy().into_owned()
+    }
+
+    /// Runs `target-postgres mage-install` with `args`, Python finding this tree.
+    fn install(&self, args: &[&str]) -> Output {
+        let mut all = vec!["mage-install"];
+        all.extend_from_slice(args);
+        run_args(&all, b"", &[("PYTHONPATH", &self.pythonpath())])
+    }
+
+    /// Runs `python3 <args>` with this tree importable.
+    fn python(&self, python: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(python)
+            .args(args)
+            .env("PYTHONPATH", self.pythonpath())
+            .output()
+            .expect("python3 runs")
+    }
+}
+
+impl Drop for FakeMage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const MAGE_OWN_DESTINATION: &str = "# Mage's own PostgreSQL destination\n";
+
+#[test]
+fn mage_install_writes_the_shim_next_to_mages_destinations_and_prints_the_yaml_line() {
+    let Some(python) = python3() else { return };
+    let mage = FakeMage::new();
+    let installed = mage.install(&["--python", python]);
+    installed.assert_success();
+    assert_eq!(
+        installed.stdout.lines().last(),
+        Some("destination: target_postgres"),
+        "{installed}"
+    );
+    let shim = mage
+        .destinations()
+        .join("target_postgres")
+        .join("__init__.py");
+    let text = std::fs::read_to_string(&shim).expect("the shim was written");
+    let binary = std::fs::canonicalize(BIN).expect("the binary's path");
+    assert!(
+        text.contains(&format!("TARGET_POSTGRES = \"{}\"", binary.display())),
+        "the binary's absolute path is baked in:\n{text}"
+    );
+    // Run as Mage runs a destination, the shim is this binary.
+    let ran = mage.python(python, &[&shim.to_string_lossy(), "--show_templates"]);
+    assert!(ran.status.success(), "{ran:?}");
+    let printed: Value = serde_json::from_slice(&ran.stdout).expect("the template");
+    assert_eq!(printed["config"]["port"], 5432);
+
+    // Again: the shim is updated in place; another name is another destination.
+    let again = mage.install(&["--python", python]);
+    again.assert_success();
+    assert!(again.stdout.starts_with("Updated "), "{again}");
+    let named = mage.install(&["--name", "pg_fast"]);
+    named.assert_success();
+    assert_eq!(
+        named.stdout.lines().last(),
+        Some("destination: pg_fast"),
+        "{named}"
+    );
+    assert!(mage.destinations().join("pg_fast/__init__.py").is_file());
+
+    // Mage's own destination is never overwritten, and bad names are refused.
+    let refused = mage.install(&["--name", "postgresql"]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(
+        refused.stderr.contains("choose another --name"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mage.destinations().join("postgresql/__init__.py"))
+            .expect("still there"),
+        MAGE_OWN_DESTINATION
+    );
+    let bad = mage.install(&["--name", "../escape"]);
+    assert_eq!(bad.code, Some(2), "{bad}");
+}
+
+#[test]
+fn mage_install_names_the_python_that_cannot_find_mage() {
+    let Some(_) = python3() else { return };
+    // A Python without Mage (no PYTHONPATH to the fake tree), and no Python at all.
+    let no_mage = run_args(&["mage-install"], b"", &[("PYTHONPATH", "/nonexistent")]);
+    assert_eq!(no_mage.code, Some(2), "{no_mage}");
+    no_mage.assert_stderr_has(&["python3 cannot import mage_integrations", "--python"]);
+    let no_python = run_args(
+        &["mage-install", "--python", "/nonexistent/python3"],
+        b"",
+        &[],
+    );
+    assert_eq!(no_python.code, Some(2), "{no_python}");
+    no_python.assert_stderr_has(&["cannot run /nonexistent/python3", "--python"]);
+}
+
+#[test]
+fn mage_shim_does_nothing_on_import_and_runs_the_binary_with_the_same_arguments() {
+    let Some(python) = python3() else { return };
+    let mage = FakeMage::new();
+    let folder = mage.destinations().join("recorder");
+    std::fs::create_dir_all(&folder).expect("folder");
+    // The shipped shim, pointed at a program that records its arguments.
+    let record = mage.dir.join("arguments");
+    let program = mage.dir.join("record-arguments");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\n",
+            record.display()
+        ),
+    )
+    .expect("write");
+    std::process::Command::new("chmod")
+        .args(["+x", &program.to_string_lossy()])
+        .status()
+        .expect("chmod");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mage/shim/__init__.py"),
+    )
+    .expect("the shipped shim");
+    let line = "TARGET_POSTGRES = \"\"";
+    assert_eq!(shipped.matches(line).count(), 1, "{shipped}");
+    std::fs::write(
+        folder.join("__init__.py"),
+        shipped.replace(
+            line,
+            &format!("TARGET_POSTGRES = \"{}\"", program.display()),
+        ),
+    )
+    .expect("write");
+
+    // Mage imports the module in its own process to find its path: nothing else happens.
+    let imported = mage.python(
+        python,
+        &[
+            "-c",
+            "import mage_integrations.destinations.recorder as m, os; print(os.path.basename(m.__file__)); print('still here')",
+        ],
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&imported.stdout),
+        "__init__.py\nstill here\n"
+    );
+    assert!(!record.exists(), "importing ran the program");
+
+    // Run as a script, it becomes the program, with the arguments untouched.
+    let arguments = [
+        "--config_json",
+        "{\"password\": \"a b'c\\\"d\"}",
+        "--log_to_stdout",
+        "1",
+        "",
+        "--state",
+        "/tmp/x y/state",
+    ];
+    let mut args = vec![folder.join("__init__.py").to_string_lossy().into_owned()];
+    args.extend(arguments.iter().map(|a| a.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = mage.python(python, &refs);
+    assert!(ran.status.success(), "{ran:?}");
+    let recorded = std::fs::read_to_string(&record).expect("the program ran");
+    assert_eq!(recorded.lines().collect::<Vec<_>>(), arguments);
+
+    // A shim whose binary is gone fails the way Mage reads a failure.
+    std::fs::remove_file(&program).expect("remove");
+    let failed = mage.python(python, &refs);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let line: Value = serde_json::from_slice(&failed.stdout).expect("a JSON log line");
+    assert_eq!(line["level"], "EXCEPTION");
+    assert!(
+        line["tags"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("mage-install")),
+        "{line}"
+    );
+    assert!(String::from_utf8_lossy(&failed.stderr).starts_with("ERROR {"));
+}
