@@ -244,6 +244,10 @@ impl Stream {
                 }
             }
             let field_start = out.len();
+            let options = EncodeOptions {
+                json_string_elements: options.parse_json_strings && column.array_of_objects,
+                ..options
+            };
             if let Err(error) = encode_field(raw, &column.pg_type, options, stats, out) {
                 out.truncate(start);
                 return Err(RecordError::Value {

@@ -26,6 +26,9 @@ pub struct PlannedColumn {
     pub pg_type: PgType,
     /// For a metadata column: what fills it.
     pub metadata: Option<Metadata>,
+    /// The property is an array of objects (Mage mode parses its elements sent as JSON
+    /// strings).
+    pub array_of_objects: bool,
 }
 
 /// What a stream is, for its plan: the parts of a SCHEMA the write mode depends on.
@@ -80,6 +83,7 @@ impl WritePlan {
                 name: property.column.clone(),
                 pg_type,
                 metadata: property.metadata,
+                array_of_objects: property.array_of_objects,
             });
         }
         let key_slots: Vec<usize> = stream

@@ -551,6 +551,94 @@ fn mage_bookmarks_of_states_released_together_are_all_kept() {
     );
 }
 
+#[test]
+fn mage_array_of_objects_elements_sent_as_json_strings_are_stored_as_json() {
+    let schema = TestSchema::new("mage_elements");
+    // A table Mage's own destination created: arrays of objects as jsonb[] and json[].
+    schema.create();
+    schema.execute(&format!(
+        "CREATE TABLE {} (id bigint PRIMARY KEY, docs jsonb[], jdocs json[])",
+        schema.table("made_by_mage")
+    ));
+    let array_of_objects =
+        json!({"type": ["null", "array"], "items": {"type": ["null", "object"]}});
+    let sent = json!(["{\"b\": 2}", {"c": "{\"d\": 1}"}, "7", "not json", null]);
+    let input = jsonl(&[
+        schema_msg(
+            "ours",
+            json!({"id": {"type": "integer"}, "objs": array_of_objects,
+                   "obj": {"type": ["null", "object"]}}),
+            &["id"],
+        ),
+        record(
+            "ours",
+            json!({"id": 1, "objs": sent, "obj": ["{\"b\": 2}"]}),
+        ),
+        schema_msg(
+            "made_by_mage",
+            json!({"id": {"type": "integer"}, "docs": array_of_objects,
+                   "jdocs": array_of_objects}),
+            &["id"],
+        ),
+        record(
+            "made_by_mage",
+            json!({"id": 1, "docs": ["{\"b\": 2}", {"c": 3}], "jdocs": ["[1, 2]"]}),
+        ),
+    ]);
+    let state_path = TempFile::new(".json", b"");
+    run_mage(&schema, json!({}), &input, &state_path, &[])
+        .output
+        .assert_success();
+    // As Mage's destination stores them: the array's own string elements that hold JSON
+    // become that JSON; strings nested deeper, and strings that are not JSON, stay strings
+    // (Mage's destination fails the run on those). A property that is an object keeps its
+    // array's strings, as Mage's does.
+    assert_eq!(
+        json_rows(&format!(
+            "SELECT json_build_object('objs', objs, 'obj', obj)::text FROM {}",
+            schema.table("ours")
+        )),
+        [
+            json!({"objs": [{"b": 2}, {"c": "{\"d\": 1}"}, 7, "not json", null],
+                "obj": ["{\"b\": 2}"]})
+        ]
+    );
+    assert_eq!(
+        strings(&format!(
+            "SELECT jsonb_typeof(d) || ' ' || d::text FROM {}, unnest(docs) d",
+            schema.table("made_by_mage")
+        )),
+        ["object {\"b\": 2}", "object {\"c\": 3}"]
+    );
+    assert_eq!(
+        strings(&format!(
+            "SELECT json_typeof(d) || ' ' || d::text FROM {}, unnest(jdocs) d",
+            schema.table("made_by_mage")
+        )),
+        ["array [1, 2]"]
+    );
+
+    // Outside Mage mode the strings are data, kept as sent.
+    let plain = TestSchema::new("plain_elements");
+    run_target(
+        &plain,
+        json!({}),
+        &jsonl(&[
+            schema_msg(
+                "ours",
+                json!({"id": {"type": "integer"}, "objs": array_of_objects}),
+                &["id"],
+            ),
+            record("ours", json!({"id": 1, "objs": sent})),
+        ]),
+    )
+    .assert_success();
+    assert_eq!(
+        json_rows(&format!("SELECT objs::text FROM {}", plain.table("ours"))),
+        [sent]
+    );
+}
+
 /// `python3`, when this machine has it: the Mage plug-in is a Python file. Without it the
 /// calling test says loudly that it is skipped (scripts/test installs python3 first).
 fn python3() -> Option<&'static str> {
