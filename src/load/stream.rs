@@ -244,10 +244,7 @@ impl Stream {
                 }
             }
             let field_start = out.len();
-            let options = EncodeOptions {
-                json_string_elements: options.parse_json_strings && column.array_of_objects,
-                ..options
-            };
+            let options = column.encode_options(options);
             if let Err(error) = encode_field(raw, &column.pg_type, options, stats, out) {
                 out.truncate(start);
                 return Err(RecordError::Value {
