@@ -3,7 +3,8 @@
 //!
 //! Mage reads its destination's log lines and aborts the pipeline on an ERROR or EXCEPTION
 //! line, so in that format only a failed run writes one: the EXCEPTION line of
-//! [`log_failure`]. Structured details travel as `log` key-values and become Mage's `tags`.
+//! [`log_failure`], which on stderr starts with `ERROR ` (Mage reads a failed connection
+//! test there). Structured details travel as `log` key-values and become Mage's `tags`.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
