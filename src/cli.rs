@@ -2,15 +2,25 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Source;
 pub use crate::logging::LogFormat;
 
 /// Loads Singer SCHEMA/RECORD/STATE messages from stdin into PostgreSQL.
 #[derive(Debug, Parser)]
-#[command(name = "target-postgres", version, about, long_about = None)]
+#[command(
+    name = "target-postgres",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    /// Something other than loading (`mage-install`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// JSON config file; repeat to merge (later keys win). `ENV` reads TARGET_POSTGRES_* variables.
     #[arg(long, value_name = "FILE")]
     pub config: Vec<String>,
@@ -71,6 +81,24 @@ pub struct Args {
     /// Mage: print the config template and exit.
     #[arg(long = "show_templates", help_heading = "Mage")]
     pub show_templates: bool,
+}
+
+/// Commands other than loading.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install this binary as a destination of Mage (the one PYTHON runs).
+    ///
+    /// Writes mage_integrations/destinations/NAME/__init__.py, a shim that runs this binary,
+    /// into the Mage installation that PYTHON imports, and prints the `destination:` line
+    /// for the pipeline's YAML.
+    MageInstall {
+        /// The destination's name (the YAML's `destination:` value).
+        #[arg(long, default_value = "target_postgres")]
+        name: String,
+        /// The Python that Mage runs with (Mage runs `python3` from its PATH).
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
 }
 
 impl Args {

@@ -198,6 +198,7 @@ fn exercise(line: &str, types: &[PgType]) {
                             EncodeOptions {
                                 sanitize_nul,
                                 parse_json_strings,
+                                json_string_elements: parse_json_strings,
                             },
                             &mut stats,
                             &mut out,

@@ -22,7 +22,8 @@
 //! - [`db`] — connections and pool, TLS (rustls), catalog reads, SQL text, flushes, the flush
 //!   workers and the retry classification.
 //! - [`error`] — the one error type, with exit codes.
-//! - [`mage`] — Mage mode: its state file, its catalog, its config template.
+//! - [`mage`] — Mage mode: its state file, its catalog, its config template, and
+//!   `mage-install` (the Python shim that makes this binary a Mage destination).
 //! - [`percent`] — `%XX` decoding of connection and BATCH manifest URLs.
 //! - [`logging`] — text, JSON or Mage log lines; [`shutdown`] — SIGTERM/SIGINT;
 //!   [`fast_hash`] — the hasher of the per-record maps.
@@ -46,14 +47,23 @@ pub mod protocol;
 pub mod schema;
 pub mod shutdown;
 
-use crate::cli::Args;
+use std::time::Duration;
+
+use crate::cli::{Args, Command};
 use crate::error::Result;
-use crate::mage::state::MageState;
+use crate::mage::state::{LastWritten, MageState};
 use crate::protocol::reader::LineReader;
 use crate::protocol::state::{StateLines, StateOutput};
 
+/// How long Mage's `--test_connection` tries at most (less when `connect_timeout_seconds`
+/// says so): Mage gives a test 10 s, and its own destination answers within about 3.
+const MAGE_TEST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Runs the program for parsed arguments.
 pub fn run(args: Args) -> Result<()> {
+    if let Some(Command::MageInstall { name, python }) = &args.command {
+        return mage_install(name, python);
+    }
     if args.about {
         return print_informational(&about::render(args.format));
     }
@@ -74,18 +84,24 @@ pub fn run(args: Args) -> Result<()> {
         .map(mage::catalog::Catalog::parse)
         .transpose()?;
     if args.test_connection || args.mage_test_connection {
+        let mut connection = settings.connection.clone();
         if settings.mage_mode {
             log::info!("Testing connection...");
+            connection.connect_timeout =
+                connection.connect_timeout.min(MAGE_TEST_CONNECTION_TIMEOUT);
         }
-        let mut session = db::connect::connect_direct(&settings.connection)?;
+        let mut session = db::connect::connect_direct(&connection)?;
         log::info!(
             "connection ok {}",
             db::connect::describe(&mut session.client)?
         );
         return Ok(());
     }
+    let mut final_state: Option<LastWritten> = None;
     let state_out: Box<dyn StateOutput> = if settings.mage_mode {
-        Box::new(MageState::open(args.state.as_deref())?)
+        let state = MageState::open(args.state.as_deref())?;
+        final_state = Some(state.last_written());
+        Box::new(state)
     } else {
         Box::new(StateLines(std::io::stdout()))
     };
@@ -93,6 +109,34 @@ pub fn run(args: Args) -> Result<()> {
     let shutdown = shutdown::Shutdown::install();
     let summary = load::run(&settings, catalog.as_ref(), reader, state_out, &shutdown)?;
     summary.log();
+    if let Some(final_state) = final_state {
+        final_state.log_final_state();
+    }
+    Ok(())
+}
+
+/// `mage-install`: writes the shim that makes this binary a Mage destination and prints
+/// the YAML line that selects it.
+fn mage_install(name: &str, python: &str) -> Result<()> {
+    let binary = std::env::current_exe().map_err(|e| {
+        error::Error::Usage(format!("mage-install: cannot find this binary's path: {e}"))
+    })?;
+    let installed = mage::install::install(&mage::install::InstallOptions {
+        name: name.to_string(),
+        python: python.to_string(),
+        binary,
+    })?;
+    println!(
+        "{} {} (it runs {}).\nIn the pipeline's destination YAML (the data exporter block), \
+         select it with:\n\ndestination: {name}",
+        if installed.replaced {
+            "Updated"
+        } else {
+            "Installed"
+        },
+        installed.file.display(),
+        installed.binary.display(),
+    );
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Mage reads its destination's log lines and aborts the pipeline on an ERROR or EXCEPTION
 //! line, so in that format only a failed run writes one: the EXCEPTION line of
-//! [`log_failure`]. Structured details travel as `log` key-values and become Mage's `tags`.
+//! [`log_failure`], which on stderr starts with `ERROR ` (Mage reads a failed connection
+//! test there). Structured details travel as `log` key-values and become Mage's `tags`.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -36,6 +37,10 @@ static MAGE_FORMAT: AtomicBool = AtomicBool::new(false);
 /// What Mage's log lines name as their caller.
 const MAGE_CALLER: &str = "target-postgres";
 
+/// Tags whose values are logged as JSON text and written as that JSON: Mage reads the
+/// `state` tag of its destination's final-state line as an object.
+const JSON_TAGS: &[&str] = &["state"];
+
 /// Starts the logger: `format` on stderr, or on stdout when `to_stdout`; `debug` lowers the
 /// default level to debug.
 pub fn init(format: LogFormat, to_stdout: bool, debug: bool) {
@@ -63,19 +68,23 @@ pub fn init(format: LogFormat, to_stdout: bool, debug: bool) {
             });
         }
         LogFormat::Mage => {
-            builder.format(|out, record| {
+            builder.format(move |out, record| {
                 let mut tags = Tags::default();
                 // A key-value that cannot be read is left out rather than losing the line.
                 let _ = record.key_values().visit(&mut tags);
-                writeln!(
-                    out,
-                    "{}",
-                    mage_line(
-                        mage_level(record.level()),
-                        &record.args().to_string(),
-                        tags.0
-                    )
-                )
+                let line = mage_line(
+                    mage_level(record.level()),
+                    &record.args().to_string(),
+                    tags.0,
+                );
+                // On stderr, the failure line starts with ERROR, as Python's logging writes
+                // Mage's own destinations' lines there: that is how Mage finds the reason
+                // of a failed `--test_connection` (the line's `tags.error`).
+                if !to_stdout && record.level() == log::Level::Error {
+                    writeln!(out, "ERROR {line}")
+                } else {
+                    writeln!(out, "{line}")
+                }
             });
         }
     }
@@ -147,7 +156,12 @@ impl<'kvs> VisitSource<'kvs> for Tags {
         } else if let Some(flag) = value.to_bool() {
             Value::from(flag)
         } else {
-            Value::from(value.to_string())
+            let text = value.to_string();
+            if JSON_TAGS.contains(&key.as_str()) {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            } else {
+                Value::String(text)
+            }
         };
         self.0.insert(key.as_str().to_string(), value);
         Ok(())

@@ -316,9 +316,27 @@ fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Sessio
     let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(100);
     loop {
-        match endpoint.open_session() {
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(MIN_ATTEMPT);
+        match connect_within(endpoint, remaining) {
             Ok(session) => return Ok(session),
-            Err(error) if is_transient_db_error(&error) && Instant::now() + delay < deadline => {
+            Err(Attempt::NoAnswer) => {
+                return Err(Error::Io {
+                    what: format!("the answer of the server at {}", endpoint.describe_target()),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "none came within {}s: it accepted the connection but never spoke \
+                             PostgreSQL's protocol",
+                            timeout.as_secs()
+                        ),
+                    ),
+                })
+            }
+            Err(Attempt::Failed(error))
+                if is_transient_db_error(&error) && Instant::now() + delay < deadline =>
+            {
                 log::warn!(
                     "cannot connect yet ({}); retrying",
                     driver_error_text(&error)
@@ -326,8 +344,43 @@ fn connect_with_retries(endpoint: &Endpoint, timeout: Duration) -> Result<Sessio
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
-            Err(error) => return Err(endpoint.connect_error(error)),
+            Err(Attempt::Failed(error)) => return Err(endpoint.connect_error(error)),
         }
+    }
+}
+
+/// The least time one connection attempt is given, however little is left of the timeout.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// How one connection attempt ended, when it did not connect.
+enum Attempt {
+    /// The driver's error (refused, unreachable, TLS, authentication, ...).
+    Failed(postgres::Error),
+    /// Nothing within the time given.
+    NoAnswer,
+}
+
+/// One connection attempt that gives up after `limit`. The driver's `connect_timeout`
+/// bounds only the TCP connect: a server that accepts connections but never answers
+/// (overloaded, or not PostgreSQL) would hang the start, and Mage's connection test, which
+/// Mage kills after 10 s. The attempt runs on a thread of its own, left behind on timeout
+/// (the run then stops anyway).
+fn connect_within(endpoint: &Endpoint, limit: Duration) -> std::result::Result<Session, Attempt> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let attempt = endpoint.clone();
+    let spawned = std::thread::Builder::new()
+        .name("connect".into())
+        .spawn(move || {
+            // The receiver may be gone (timed out): nobody wants the result then.
+            let _ = sender.send(attempt.open_session());
+        });
+    if spawned.is_err() {
+        // No thread to spare: connect here, bounded by the driver's timeout alone.
+        return endpoint.open_session().map_err(Attempt::Failed);
+    }
+    match receiver.recv_timeout(limit) {
+        Ok(outcome) => outcome.map_err(Attempt::Failed),
+        Err(_) => Err(Attempt::NoAnswer),
     }
 }
 

@@ -48,8 +48,14 @@ pub struct EncodeOptions {
     /// Replace U+0000 with U+FFFD (true) or refuse the value (false).
     pub sanitize_nul: bool,
     /// Mage mode: a string holding a JSON array or object fills a json, jsonb or array
-    /// column as that JSON (Mage's sources send arrays of objects as strings).
+    /// column as that JSON (Mage's sources send arrays of objects as strings), and so does
+    /// each string element of a json[] or jsonb[] column.
     pub parse_json_strings: bool,
+    /// Mage mode, for a property that is an array of objects: a json or jsonb column holding
+    /// its array gets each element that is a string holding JSON as that JSON, as Mage's
+    /// destination stores such a property (a jsonb[] whose string elements it parses). Only
+    /// the array's own elements: strings nested deeper are kept.
+    pub json_string_elements: bool,
 }
 
 /// Counters the encoder keeps for the run summary.
@@ -117,6 +123,14 @@ pub fn encode_field(
         }
         None => (raw, kind),
     };
+    let elements;
+    let raw = match json_elements(raw, kind, ty, options) {
+        Some(json) => {
+            elements = json;
+            elements.as_str()
+        }
+        None => raw,
+    };
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     if let Err(error) = encode_payload(raw, kind, ty, options, stats, out) {
@@ -148,6 +162,41 @@ fn embedded_json(raw: &str, kind: JsonKind, ty: &PgType, options: EncodeOptions)
     }
     serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
     Some(text.to_string())
+}
+
+/// With `json_string_elements`, the array bound for a json or jsonb column with its string
+/// elements that hold JSON replaced by that JSON; `None` when there is nothing to replace.
+/// A string that is not JSON stays a string (Mage's destination fails the run on one).
+fn json_elements(raw: &str, kind: JsonKind, ty: &PgType, options: EncodeOptions) -> Option<String> {
+    if !options.json_string_elements
+        || kind != JsonKind::Array
+        || !matches!(ty, PgType::Json | PgType::Jsonb)
+    {
+        return None;
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(raw).ok()?;
+    let mut parsed: Vec<Option<String>> = Vec::with_capacity(items.len());
+    for item in &items {
+        let text = item.get();
+        parsed.push(if kind_of(text) == JsonKind::String {
+            embedded_json(text, JsonKind::String, &PgType::Jsonb, options)
+        } else {
+            None
+        });
+    }
+    if parsed.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut out = String::with_capacity(raw.len());
+    out.push('[');
+    for (index, (item, json)) in items.iter().zip(&parsed).enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(json.as_deref().unwrap_or(item.get()));
+    }
+    out.push(']');
+    Some(out)
 }
 
 fn encode_payload(
@@ -462,6 +511,7 @@ mod tests {
     const OPTIONS: EncodeOptions = EncodeOptions {
         sanitize_nul: true,
         parse_json_strings: false,
+        json_string_elements: false,
     };
 
     fn field(raw: &str, ty: &PgType) -> Result<Vec<u8>, ValueError> {
@@ -479,10 +529,59 @@ mod tests {
     }
 
     #[test]
+    fn mage_array_of_objects_elements_sent_as_json_strings_become_json() {
+        let elements = EncodeOptions {
+            sanitize_nul: true,
+            parse_json_strings: true,
+            json_string_elements: true,
+        };
+        let encode = |raw: &str, ty: &PgType, options: EncodeOptions| {
+            let mut out = Vec::new();
+            encode_field(
+                Some(raw),
+                ty,
+                options,
+                &mut EncodeStats::default(),
+                &mut out,
+            )
+            .map(|()| String::from_utf8_lossy(&out[4..]).into_owned())
+        };
+        let sent =
+            r#"["{\"b\": 2}", {"c": "{\"d\": 1}"}, "7", " [1,2] ", "not json", ["{}"], null]"#;
+        // Only the array's own string elements; nested strings and non-JSON strings stay.
+        let stored = r#"[{"b": 2},{"c": "{\"d\": 1}"},7,[1,2],"not json",["{}"],null]"#;
+        assert_eq!(
+            encode(sent, &PgType::Jsonb, elements).unwrap(),
+            format!("\u{1}{stored}")
+        );
+        assert_eq!(encode(sent, &PgType::Json, elements).unwrap(), stored);
+        // The whole array sent as a string: parsed, then its elements.
+        let as_string = serde_json::to_string(sent).unwrap();
+        assert_eq!(
+            encode(&as_string, &PgType::Jsonb, elements).unwrap(),
+            format!("\u{1}{stored}")
+        );
+        // Without the option (other properties, or outside Mage mode) the array is kept.
+        let mage = EncodeOptions {
+            json_string_elements: false,
+            ..elements
+        };
+        assert_eq!(
+            encode(sent, &PgType::Jsonb, mage).unwrap(),
+            format!("\u{1}{sent}")
+        );
+        assert_eq!(
+            encode(sent, &PgType::Jsonb, OPTIONS).unwrap(),
+            format!("\u{1}{sent}")
+        );
+    }
+
+    #[test]
     fn mage_json_strings_fill_json_and_array_columns_as_json() {
         let mage = EncodeOptions {
             sanitize_nul: true,
             parse_json_strings: true,
+            json_string_elements: false,
         };
         let encode = |raw: &str, ty: &PgType, options: EncodeOptions| {
             let mut out = Vec::new();
@@ -606,6 +705,7 @@ mod tests {
         let strict = EncodeOptions {
             sanitize_nul: false,
             parse_json_strings: false,
+            json_string_elements: false,
         };
         assert!(encode_field(
             Some("\"a\\u0000b\""),
@@ -636,7 +736,7 @@ mod tests {
         for bad in [r#""a\u0000b""#, r#""a\qb""#, r#""a\ud800""#] {
             let strict = EncodeOptions {
                 sanitize_nul: false,
-                parse_json_strings: false,
+                ..OPTIONS
             };
             let mut out = b"row so far".to_vec();
             assert!(encode_field(Some(bad), &PgType::Text, strict, &mut stats, &mut out).is_err());

@@ -26,13 +26,24 @@ pub fn on_commit(tracker: Arc<StateTracker>, totals: Arc<CommittedTotals>) -> On
     })
 }
 
-/// Mage's line after each committed batch, with the tags Mage's own destinations give it.
+/// Mage's line after each committed batch, with the tags Mage's own destinations give it,
+/// counted the way Mage's own PostgreSQL destination counts: every row written (inserted or
+/// changed by the merge) is in `records_inserted` and `records_affected`, and
+/// `records_updated` is 0. Mage's UI shows `records_updated` as the rows processed whenever
+/// it is not 0, and then ignores `records_inserted`; so a real update count there would
+/// hide the inserted rows. The split is kept in `inserted`, `updated` and `deleted`, tags
+/// Mage's metrics do not read.
 fn log_export_completed(job: &FlushJob, counts: FlushCounts) {
     let (schema_name, table_name) = &job.names;
+    let written = counts.inserted + counts.updated;
     log::info!(
         records = job.row_count as u64,
-        records_inserted = counts.inserted,
-        records_updated = counts.updated,
+        records_affected = written,
+        records_inserted = written,
+        records_updated = 0u64,
+        inserted = counts.inserted,
+        updated = counts.updated,
+        deleted = counts.deleted,
         stream = job.stream.as_str(),
         schema_name = schema_name.as_str(),
         table_name = table_name.as_str();

@@ -180,6 +180,8 @@ impl<'s> Loader<'s> {
             options: EncodeOptions {
                 sanitize_nul: settings.sanitize_null_text_characters,
                 parse_json_strings: settings.mage_mode,
+                // Set per column, for arrays of objects (see load::stream).
+                json_string_elements: false,
             },
             column_options: ColumnOptions {
                 naming,

@@ -244,6 +244,7 @@ impl Stream {
                 }
             }
             let field_start = out.len();
+            let options = column.encode_options(options);
             if let Err(error) = encode_field(raw, &column.pg_type, options, stats, out) {
                 out.truncate(start);
                 return Err(RecordError::Value {

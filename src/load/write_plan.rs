@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::config::LoadMethod;
 use crate::db::flush::{DirectCopy, WriteMode};
 use crate::db::sql::{self, MergeRole, OnConflict, SqlColumn};
+use crate::encode::value::EncodeOptions;
 use crate::fast_hash::FastMap;
 use crate::load::table::TableModel;
 use crate::schema::pg_type::PgType;
@@ -26,6 +27,20 @@ pub struct PlannedColumn {
     pub pg_type: PgType,
     /// For a metadata column: what fills it.
     pub metadata: Option<Metadata>,
+    /// The property is an array of objects (Mage mode parses its elements sent as JSON
+    /// strings).
+    pub array_of_objects: bool,
+}
+
+impl PlannedColumn {
+    /// The run's encode options as they apply to this column: Mage mode parses the elements
+    /// of an array of objects sent as JSON strings.
+    pub fn encode_options(&self, run: EncodeOptions) -> EncodeOptions {
+        EncodeOptions {
+            json_string_elements: run.parse_json_strings && self.array_of_objects,
+            ..run
+        }
+    }
 }
 
 /// What a stream is, for its plan: the parts of a SCHEMA the write mode depends on.
@@ -80,6 +95,7 @@ impl WritePlan {
                 name: property.column.clone(),
                 pg_type,
                 metadata: property.metadata,
+                array_of_objects: property.array_of_objects,
             });
         }
         let key_slots: Vec<usize> = stream

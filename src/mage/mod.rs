@@ -8,12 +8,20 @@
 //! The loading itself is the same as in any other mode; Mage mode only adds the
 //! `_mage_created_at` / `_mage_updated_at` columns and Mage's leniency towards its own input
 //! files (non-JSON lines are skipped, JSON arrays sent as strings are parsed).
+//!
+//! Mage can only start a destination that is a Python package of its own
+//! `mage_integrations`: [`install`] writes one that runs this binary (`mage-install`).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::error::excerpt;
 
 pub mod catalog;
+pub mod install;
 pub mod state;
 
 /// What `--show_templates` prints: the config a Mage user fills in, as Mage's own
@@ -43,4 +51,18 @@ pub fn skip_input_noise(text: &str, line: u64) -> bool {
         _ => log::warn!("{message}"),
     }
     true
+}
+
+/// Writes `contents` to a file beside `path`, then renames it over `path`, so a reader (or a
+/// crash) never meets half a file.
+fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".writing");
+    let temporary = PathBuf::from(temporary);
+    {
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+    }
+    fs::rename(&temporary, path)
 }

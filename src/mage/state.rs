@@ -10,6 +10,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -23,6 +24,35 @@ pub struct MageState {
     bookmarks: Map<String, Value>,
     /// The `--state` file, if any.
     file: Option<PathBuf>,
+    /// The state last written, for the run's final log line.
+    last_written: LastWritten,
+}
+
+/// The state a [`MageState`] wrote last, kept for the line Mage's destination ends a run
+/// with: `Final state for bookmark properties update completed.`, the state in its `state`
+/// tag, from which Mage's run metrics and its sync view show the destination's state.
+#[derive(Clone, Default)]
+pub struct LastWritten(Arc<Mutex<Option<String>>>);
+
+impl LastWritten {
+    /// Logs Mage's final-state line, if a state was written.
+    pub fn log_final_state(&self) {
+        let slot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(state) = slot.as_deref() {
+            log::info!(state = state; "Final state for bookmark properties update completed.");
+        }
+    }
+
+    fn set(&self, state: &str) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some(state.to_string());
+    }
 }
 
 impl MageState {
@@ -56,7 +86,13 @@ impl MageState {
         Ok(MageState {
             bookmarks,
             file: file.map(Path::to_path_buf),
+            last_written: LastWritten::default(),
         })
+    }
+
+    /// Where the state last written can be read once the run is over.
+    pub fn last_written(&self) -> LastWritten {
+        self.last_written.clone()
     }
 }
 
@@ -87,27 +123,16 @@ impl StateOutput for MageState {
 
     fn write_state(&mut self, state: &str) -> std::io::Result<()> {
         match &self.file {
-            Some(path) => replace_file(path, state),
+            Some(path) => super::replace_file(path, format!("{state}\n").as_bytes())?,
             None => {
                 let mut stdout = std::io::stdout().lock();
                 writeln!(stdout, "{state}")?;
-                stdout.flush()
+                stdout.flush()?;
             }
         }
+        self.last_written.set(state);
+        Ok(())
     }
-}
-
-/// Writes `text` and a newline to a file beside `path`, then renames it over `path`.
-fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".writing");
-    let temporary = PathBuf::from(temporary);
-    {
-        let mut file = fs::File::create(&temporary)?;
-        writeln!(file, "{text}")?;
-        file.sync_all()?;
-    }
-    fs::rename(&temporary, path)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::schema::flatten::flatten_properties;
 use crate::schema::naming::{clean_name, split_stream_name, unique_names, NamingOptions};
-use crate::schema::types::column_type_for;
+use crate::schema::types::{column_type_for, is_array_of_objects};
 
 /// The column hard deletes are read from.
 pub const DELETED_AT_COLUMN: &str = "_sdc_deleted_at";
@@ -40,6 +40,8 @@ pub struct Property {
     pub type_name: String,
     /// For a metadata column: what fills it when the record does not.
     pub metadata: Option<Metadata>,
+    /// Whether the property is an array of objects (see [`is_array_of_objects`]).
+    pub array_of_objects: bool,
 }
 
 /// The columns filled from the message around the record rather than from the record: the
@@ -143,6 +145,7 @@ pub fn columns_of(schema: &Value, options: &ColumnOptions<'_>) -> (Vec<Property>
             column,
             type_name: column_type_for(subschema),
             metadata: None,
+            array_of_objects: is_array_of_objects(subschema),
         })
         .collect();
     for (name, type_name, kind) in metadata_columns(options) {
@@ -159,6 +162,7 @@ pub fn columns_of(schema: &Value, options: &ColumnOptions<'_>) -> (Vec<Property>
                 column,
                 type_name: type_name.to_string(),
                 metadata: Some(kind),
+                array_of_objects: false,
             }),
         }
     }

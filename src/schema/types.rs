@@ -97,6 +97,49 @@ pub fn column_type_for(property: &Value) -> String {
     resolve(property, 0, true).unwrap_or(Column::Jsonb).name()
 }
 
+/// Whether `property` is an array of objects: its one non-null type is `"array"` (in its
+/// `type`, or in its one non-null `anyOf` / `oneOf` branch) and its `items` admit
+/// `"object"`. Mage's destinations store such a property as `jsonb[]`, parsing the elements
+/// its sources send as JSON strings; in Mage mode we do the same (`json_string_elements`).
+pub fn is_array_of_objects(property: &Value) -> bool {
+    let Some(obj) = property.as_object() else {
+        return false;
+    };
+    if !non_null_types(obj).is_empty() {
+        return is_array_of_objects_here(obj);
+    }
+    let typed: Vec<&Map<String, Value>> = branches(obj)
+        .filter(|branch| !non_null_types(branch).is_empty())
+        .collect();
+    matches!(typed.as_slice(), [branch] if is_array_of_objects_here(branch))
+}
+
+/// [`is_array_of_objects`] for a schema's own `type` and `items`.
+fn is_array_of_objects_here(obj: &Map<String, Value>) -> bool {
+    let Some(items) = obj.get("items").and_then(Value::as_object) else {
+        return false;
+    };
+    let admits_object =
+        |o: &Map<String, Value>| type_names(o).is_some_and(|t| t.iter().any(|t| t == "object"));
+    non_null_types(obj) == ["array"] && (admits_object(items) || branches(items).any(admits_object))
+}
+
+/// The `type` names other than `"null"`.
+fn non_null_types(obj: &Map<String, Value>) -> Vec<String> {
+    let mut types = type_names(obj).unwrap_or_default();
+    types.retain(|t| t != "null");
+    types
+}
+
+/// The object branches of `anyOf` and `oneOf`.
+fn branches(obj: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    ["anyOf", "oneOf"]
+        .into_iter()
+        .filter_map(|key| obj.get(key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
 /// True unless the property's type list lacks `"null"` and no `anyOf`/`oneOf` branch admits
 /// null. A schema without any type constraint (`{}`, `$ref`, garbage) counts as nullable.
 /// Informational only: columns are always created nullable.
@@ -1037,5 +1080,28 @@ mod tests {
         assert!(is_nullable(&json!(5)));
         assert!(is_nullable(&json!({"type": 5})));
         assert!(!is_nullable(&json!(false)));
+    }
+
+    #[test]
+    fn arrays_of_objects_are_told_as_mage_tells_them() {
+        for yes in [
+            json!({"type": ["null", "array"], "items": {"type": ["null", "object"]}}),
+            json!({"type": "array", "items": {"type": "object"}}),
+            json!({"anyOf": [{"type": "array", "items": {"type": "object"}}, {"type": "null"}]}),
+            json!({"type": "array", "items": {"anyOf": [{"type": "object"}, {"type": "null"}]}}),
+        ] {
+            assert!(is_array_of_objects(&yes), "{yes}");
+        }
+        for no in [
+            json!({"type": ["null", "object"]}),
+            json!({"type": ["null", "array"]}),
+            json!({"type": "array", "items": {}}),
+            json!({"type": "array", "items": {"type": "string"}}),
+            json!({"type": ["array", "object"], "items": {"type": "object"}}),
+            json!({"anyOf": [{"type": "array", "items": {"type": "object"}}, {"type": "string"}]}),
+            json!("array"),
+        ] {
+            assert!(!is_array_of_objects(&no), "{no}");
+        }
     }
 }

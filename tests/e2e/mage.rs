@@ -172,6 +172,7 @@ fn mage_run_logs_json_lines_writes_the_state_file_and_stamps_mage_columns() {
     assert_eq!(tags["records"], 3);
     assert_eq!(tags["records_inserted"], 3);
     assert_eq!(tags["records_updated"], 0);
+    assert_eq!(tags["records_affected"], 3);
     assert_eq!(tags["stream"], "users");
     assert_eq!(tags["schema_name"], schema.name.as_str());
     assert_eq!(tags["table_name"], "users");
@@ -213,19 +214,30 @@ fn mage_run_logs_json_lines_writes_the_state_file_and_stamps_mage_columns() {
     second.output.assert_success();
     let exports = second.with_message("Export data completed.");
     assert_eq!(exports.len(), 1, "{}", second.output);
-    assert_eq!(exports[0]["tags"]["records"], 3);
+    let tags = &exports[0]["tags"];
+    assert_eq!(tags["records"], 3);
+    // Mage's UI counts records_updated, when it is not 0, as the rows processed and then
+    // ignores records_inserted; Mage's own destination reports every written row as
+    // inserted. So do we: id 4 is new, id 2 changed, id 1 came again unchanged.
+    assert_eq!(tags["records_inserted"], 2, "every row written: {tags}");
+    assert_eq!(tags["records_updated"], 0, "{tags}");
+    assert_eq!(tags["records_affected"], 2, "{tags}");
     assert_eq!(
-        exports[0]["tags"]["records_inserted"], 1,
-        "only id 4 is new"
-    );
-    assert_eq!(
-        exports[0]["tags"]["records_updated"], 1,
-        "id 2 changed; id 1 came again unchanged"
+        (&tags["inserted"], &tags["updated"]),
+        (&json!(1), &json!(1))
     );
     assert_eq!(
         state_file(&state),
         json!({"bookmarks": {"orders": {"id": 9}, "users": {"id": 4}}})
     );
+    // The run ends with Mage's final-state line: the state written, as an object.
+    let last = second.logs.last().expect("log lines");
+    assert_eq!(
+        last["message"], "Final state for bookmark properties update completed.",
+        "{}",
+        second.output
+    );
+    assert_eq!(last["tags"]["state"], state_file(&state));
     let rows = text_rows(&format!(
         "SELECT id::text, name, _mage_created_at::text, \
          (_mage_updated_at > _mage_created_at)::text FROM {} ORDER BY id",
@@ -281,6 +293,12 @@ fn mage_failure_is_one_exception_line_with_the_error_in_its_tags() {
     // The second state never goes out: its record was not committed.
     let written = std::fs::read_to_string(&state_path.path).unwrap_or_default();
     assert!(!written.contains("\"id\":2"), "{written}");
+    assert!(
+        run.with_message("Final state for bookmark properties update completed.")
+            .is_empty(),
+        "a failed run ends with its error\n{}",
+        run.output
+    );
 }
 
 #[test]
@@ -312,6 +330,7 @@ fn mage_test_connection_reports_success_and_failure_in_mage_lines() {
     let logs = mage_log_lines(&ok);
     assert!(logs.iter().any(|l| l["message"] == "Testing connection..."));
 
+    // With --log_to_stdout the failure is one EXCEPTION line of JSON, as in a pipeline run.
     let refused = run_args(
         &[
             "--config_json",
@@ -333,6 +352,71 @@ fn mage_test_connection_reports_success_and_failure_in_mage_lines() {
         !refused.stdout.contains("hunter2"),
         "the password leaked\n{refused}"
     );
+}
+
+/// The one stderr line of a failed `--test_connection` that Mage reads: it must start with
+/// `ERROR`, and Mage shows the `tags.error` of the JSON object in it.
+fn mage_test_connection_error(config: Value) -> (Output, String) {
+    // Exactly as Mage calls it: config as JSON, logs on stderr.
+    let output = run_args(
+        &["--config_json", &config.to_string(), "--test_connection"],
+        b"",
+        &[],
+    );
+    output.assert_load_failure();
+    let errors: Vec<&str> = output
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one ERROR line\n{output}");
+    let json_text = errors[0]
+        .strip_prefix("ERROR ")
+        .expect("ERROR, a space, then the JSON");
+    let line: Value = serde_json::from_str(json_text)
+        .unwrap_or_else(|e| panic!("not JSON after ERROR ({e})\n{output}"));
+    assert_eq!(line["level"], "EXCEPTION", "{output}");
+    let error = line["tags"]["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no tags.error\n{output}"))
+        .to_string();
+    assert!(
+        !output.stderr.contains("hunter2") && !output.stdout.contains("hunter2"),
+        "the password leaked\n{output}"
+    );
+    (output, error)
+}
+
+#[test]
+fn mage_test_connection_failure_is_one_error_line_with_the_reason_in_tags_error() {
+    let (_, error) = mage_test_connection_error(json!({
+        "host": "127.0.0.1", "port": 1, "username": "nobody", "database": "warehouse",
+        "password": "hunter2"
+    }));
+    for needle in ["127.0.0.1:1/warehouse as nobody", "refused"] {
+        assert!(
+            error.contains(needle),
+            "tags.error lacks {needle:?}: {error}"
+        );
+    }
+}
+
+#[test]
+fn mage_test_connection_gives_up_on_a_server_that_never_answers() {
+    // A listener that accepts connections (the kernel completes the handshake) and never
+    // speaks: the driver's connect timeout, which covers only the TCP connect, would wait
+    // forever, and Mage kills a connection test after 10 s.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = silent.local_addr().expect("its address").port();
+    let (_, error) = mage_test_connection_error(json!({
+        "host": "127.0.0.1", "port": port, "username": "nobody", "database": "warehouse",
+        "password": "hunter2", "connect_timeout_seconds": 1
+    }));
+    assert!(
+        error.contains(&format!("127.0.0.1:{port}/warehouse")) && error.contains("within 1s"),
+        "{error}"
+    );
+    drop(silent);
 }
 
 #[test]
@@ -465,4 +549,316 @@ fn mage_bookmarks_of_states_released_together_are_all_kept() {
         state_file(&state_path),
         json!({"bookmarks": {"a": {"id": 1}, "b": {"id": 1}}})
     );
+}
+
+#[test]
+fn mage_array_of_objects_elements_sent_as_json_strings_are_stored_as_json() {
+    let schema = TestSchema::new("mage_elements");
+    // A table Mage's own destination created: arrays of objects as jsonb[] and json[].
+    schema.create();
+    schema.execute(&format!(
+        "CREATE TABLE {} (id bigint PRIMARY KEY, docs jsonb[], jdocs json[])",
+        schema.table("made_by_mage")
+    ));
+    let array_of_objects =
+        json!({"type": ["null", "array"], "items": {"type": ["null", "object"]}});
+    let sent = json!(["{\"b\": 2}", {"c": "{\"d\": 1}"}, "7", "not json", null]);
+    let input = jsonl(&[
+        schema_msg(
+            "ours",
+            json!({"id": {"type": "integer"}, "objs": array_of_objects,
+                   "obj": {"type": ["null", "object"]}}),
+            &["id"],
+        ),
+        record(
+            "ours",
+            json!({"id": 1, "objs": sent, "obj": ["{\"b\": 2}"]}),
+        ),
+        schema_msg(
+            "made_by_mage",
+            json!({"id": {"type": "integer"}, "docs": array_of_objects,
+                   "jdocs": array_of_objects}),
+            &["id"],
+        ),
+        record(
+            "made_by_mage",
+            json!({"id": 1, "docs": ["{\"b\": 2}", {"c": 3}], "jdocs": ["[1, 2]"]}),
+        ),
+    ]);
+    let state_path = TempFile::new(".json", b"");
+    run_mage(&schema, json!({}), &input, &state_path, &[])
+        .output
+        .assert_success();
+    // As Mage's destination stores them: the array's own string elements that hold JSON
+    // become that JSON; strings nested deeper, and strings that are not JSON, stay strings
+    // (Mage's destination fails the run on those). A property that is an object keeps its
+    // array's strings, as Mage's does.
+    assert_eq!(
+        json_rows(&format!(
+            "SELECT json_build_object('objs', objs, 'obj', obj)::text FROM {}",
+            schema.table("ours")
+        )),
+        [
+            json!({"objs": [{"b": 2}, {"c": "{\"d\": 1}"}, 7, "not json", null],
+                "obj": ["{\"b\": 2}"]})
+        ]
+    );
+    assert_eq!(
+        strings(&format!(
+            "SELECT jsonb_typeof(d) || ' ' || d::text FROM {}, unnest(docs) d",
+            schema.table("made_by_mage")
+        )),
+        ["object {\"b\": 2}", "object {\"c\": 3}"]
+    );
+    assert_eq!(
+        strings(&format!(
+            "SELECT json_typeof(d) || ' ' || d::text FROM {}, unnest(jdocs) d",
+            schema.table("made_by_mage")
+        )),
+        ["array [1, 2]"]
+    );
+
+    // Outside Mage mode the strings are data, kept as sent.
+    let plain = TestSchema::new("plain_elements");
+    run_target(
+        &plain,
+        json!({}),
+        &jsonl(&[
+            schema_msg(
+                "ours",
+                json!({"id": {"type": "integer"}, "objs": array_of_objects}),
+                &["id"],
+            ),
+            record("ours", json!({"id": 1, "objs": sent})),
+        ]),
+    )
+    .assert_success();
+    assert_eq!(
+        json_rows(&format!("SELECT objs::text FROM {}", plain.table("ours"))),
+        [sent]
+    );
+}
+
+/// `python3`, when this machine has it: the Mage plug-in is a Python file. Without it the
+/// calling test says loudly that it is skipped (scripts/test installs python3 first).
+fn python3() -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("*** SKIPPED: python3 is not installed; the Mage plug-in was NOT tested ***");
+    }
+    found.then_some("python3")
+}
+
+/// A fake Mage installation: `<dir>/mage_integrations/destinations/` with Mage's own
+/// `postgresql` destination in it, importable with `PYTHONPATH=<dir>`; removed on drop.
+struct FakeMage {
+    dir: std::path::PathBuf,
+}
+
+impl FakeMage {
+    fn new() -> FakeMage {
+        let dir =
+            std::env::temp_dir().join(format!("tp_e2e_mage_{}_{}", std::process::id(), unique()));
+        let destinations = dir.join("mage_integrations").join("destinations");
+        std::fs::create_dir_all(destinations.join("postgresql")).expect("fake Mage tree");
+        std::fs::write(dir.join("mage_integrations").join("__init__.py"), "").expect("write");
+        std::fs::write(destinations.join("__init__.py"), "").expect("write");
+        std::fs::write(
+            destinations.join("postgresql").join("__init__.py"),
+            MAGE_OWN_DESTINATION,
+        )
+        .expect("write");
+        FakeMage { dir }
+    }
+
+    fn destinations(&self) -> std::path::PathBuf {
+        self.dir.join("mage_integrations").join("destinations")
+    }
+
+    fn pythonpath(&self) -> String {
+        self.dir.to_string_lossy().into_owned()
+    }
+
+    /// Runs `target-postgres mage-install` with `args`, Python finding this tree.
+    fn install(&self, args: &[&str]) -> Output {
+        let mut all = vec!["mage-install"];
+        all.extend_from_slice(args);
+        run_args(&all, b"", &[("PYTHONPATH", &self.pythonpath())])
+    }
+
+    /// Runs `python3 <args>` with this tree importable.
+    fn python(&self, python: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(python)
+            .args(args)
+            .env("PYTHONPATH", self.pythonpath())
+            .output()
+            .expect("python3 runs")
+    }
+}
+
+impl Drop for FakeMage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const MAGE_OWN_DESTINATION: &str = "# Mage's own PostgreSQL destination\n";
+
+#[test]
+fn mage_install_writes_the_shim_next_to_mages_destinations_and_prints_the_yaml_line() {
+    let Some(python) = python3() else { return };
+    let mage = FakeMage::new();
+    let installed = mage.install(&["--python", python]);
+    installed.assert_success();
+    assert_eq!(
+        installed.stdout.lines().last(),
+        Some("destination: target_postgres"),
+        "{installed}"
+    );
+    let shim = mage
+        .destinations()
+        .join("target_postgres")
+        .join("__init__.py");
+    let text = std::fs::read_to_string(&shim).expect("the shim was written");
+    let binary = std::fs::canonicalize(BIN).expect("the binary's path");
+    assert!(
+        text.contains(&format!("TARGET_POSTGRES = \"{}\"", binary.display())),
+        "the binary's absolute path is baked in:\n{text}"
+    );
+    // Run as Mage runs a destination, the shim is this binary.
+    let ran = mage.python(python, &[&shim.to_string_lossy(), "--show_templates"]);
+    assert!(ran.status.success(), "{ran:?}");
+    let printed: Value = serde_json::from_slice(&ran.stdout).expect("the template");
+    assert_eq!(printed["config"]["port"], 5432);
+
+    // Again: the shim is updated in place; another name is another destination.
+    let again = mage.install(&["--python", python]);
+    again.assert_success();
+    assert!(again.stdout.starts_with("Updated "), "{again}");
+    let named = mage.install(&["--name", "pg_fast"]);
+    named.assert_success();
+    assert_eq!(
+        named.stdout.lines().last(),
+        Some("destination: pg_fast"),
+        "{named}"
+    );
+    assert!(mage.destinations().join("pg_fast/__init__.py").is_file());
+
+    // Mage's own destination is never overwritten, and bad names are refused.
+    let refused = mage.install(&["--name", "postgresql"]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(
+        refused.stderr.contains("choose another --name"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mage.destinations().join("postgresql/__init__.py"))
+            .expect("still there"),
+        MAGE_OWN_DESTINATION
+    );
+    let bad = mage.install(&["--name", "../escape"]);
+    assert_eq!(bad.code, Some(2), "{bad}");
+}
+
+#[test]
+fn mage_install_names_the_python_that_cannot_find_mage() {
+    let Some(_) = python3() else { return };
+    // A Python without Mage (no PYTHONPATH to the fake tree), and no Python at all.
+    let no_mage = run_args(&["mage-install"], b"", &[("PYTHONPATH", "/nonexistent")]);
+    assert_eq!(no_mage.code, Some(2), "{no_mage}");
+    no_mage.assert_stderr_has(&["python3 cannot import mage_integrations", "--python"]);
+    let no_python = run_args(
+        &["mage-install", "--python", "/nonexistent/python3"],
+        b"",
+        &[],
+    );
+    assert_eq!(no_python.code, Some(2), "{no_python}");
+    no_python.assert_stderr_has(&["cannot run /nonexistent/python3", "--python"]);
+}
+
+#[test]
+fn mage_shim_does_nothing_on_import_and_runs_the_binary_with_the_same_arguments() {
+    let Some(python) = python3() else { return };
+    let mage = FakeMage::new();
+    let folder = mage.destinations().join("recorder");
+    std::fs::create_dir_all(&folder).expect("folder");
+    // The shipped shim, pointed at a program that records its arguments.
+    let record = mage.dir.join("arguments");
+    let program = mage.dir.join("record-arguments");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\n",
+            record.display()
+        ),
+    )
+    .expect("write");
+    std::process::Command::new("chmod")
+        .args(["+x", &program.to_string_lossy()])
+        .status()
+        .expect("chmod");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mage/shim/__init__.py"),
+    )
+    .expect("the shipped shim");
+    let line = "TARGET_POSTGRES = \"\"";
+    assert_eq!(shipped.matches(line).count(), 1, "{shipped}");
+    std::fs::write(
+        folder.join("__init__.py"),
+        shipped.replace(
+            line,
+            &format!("TARGET_POSTGRES = \"{}\"", program.display()),
+        ),
+    )
+    .expect("write");
+
+    // Mage imports the module in its own process to find its path: nothing else happens.
+    let imported = mage.python(
+        python,
+        &[
+            "-c",
+            "import mage_integrations.destinations.recorder as m, os; print(os.path.basename(m.__file__)); print('still here')",
+        ],
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&imported.stdout),
+        "__init__.py\nstill here\n"
+    );
+    assert!(!record.exists(), "importing ran the program");
+
+    // Run as a script, it becomes the program, with the arguments untouched.
+    let arguments = [
+        "--config_json",
+        "{\"password\": \"a b'c\\\"d\"}",
+        "--log_to_stdout",
+        "1",
+        "",
+        "--state",
+        "/tmp/x y/state",
+    ];
+    let mut args = vec![folder.join("__init__.py").to_string_lossy().into_owned()];
+    args.extend(arguments.iter().map(|a| a.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = mage.python(python, &refs);
+    assert!(ran.status.success(), "{ran:?}");
+    let recorded = std::fs::read_to_string(&record).expect("the program ran");
+    assert_eq!(recorded.lines().collect::<Vec<_>>(), arguments);
+
+    // A shim whose binary is gone fails the way Mage reads a failure.
+    std::fs::remove_file(&program).expect("remove");
+    let failed = mage.python(python, &refs);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let line: Value = serde_json::from_slice(&failed.stdout).expect("a JSON log line");
+    assert_eq!(line["level"], "EXCEPTION");
+    assert!(
+        line["tags"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("mage-install")),
+        "{line}"
+    );
+    assert!(String::from_utf8_lossy(&failed.stderr).starts_with("ERROR {"));
 }
