@@ -45,7 +45,7 @@ pub fn transform(
                     ));
                 }
                 if let Some(properties) = schema["properties"].as_object_mut() {
-                    properties.remove(name);
+                    properties.shift_remove(name);
                 }
                 if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
                     required.retain(|r| r.as_str() != Some(name));

@@ -24,6 +24,7 @@ mod errors;
 mod invalid;
 mod loading;
 mod mage;
+mod maps;
 mod names;
 mod outage;
 mod overwrite;
