@@ -145,7 +145,6 @@ impl Loader<'_> {
         line: u64,
         text: &str,
     ) -> Result<()> {
-        let source = message.stream.to_string();
         if let Some(output) = route.direct_output() {
             message.stream = Cow::Owned(output.to_string());
             return match self.load_record(message, line, text) {
@@ -167,6 +166,7 @@ impl Loader<'_> {
                 outcome => outcome,
             };
         }
+        let source = message.stream.to_string();
         let raw = match &message.record {
             RecordBody::Raw(raw) => raw.get(),
             RecordBody::Line(line_text) => line_text,

@@ -248,7 +248,7 @@ fn matching_brace(text: &str, open: usize) -> Result<usize, String> {
             (None, '{' | '[' | '(') => depth += 1,
             (None, ']' | ')') => depth = depth.saturating_sub(1),
             (None, '}') => {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return Ok(i);
                 }

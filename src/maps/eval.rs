@@ -21,7 +21,9 @@ use super::json::{from_json_text, Floats};
 use super::names;
 use super::ops::{binary, unary, MAX_LENGTH};
 use super::temporal;
-use super::value::{check_hashable, dict_get, dict_set, py_cmp, py_eq, py_repr, py_str, Val};
+use super::value::{
+    check_hashable, dict_get, dict_set, py_cmp, py_eq, py_repr, py_str, weight, Val, MAX_WEIGHT,
+};
 
 type R = Result<Val, String>;
 
@@ -89,6 +91,7 @@ pub fn evaluate(expr: &Expr, env: &Env<'_>) -> R {
         env,
         locals: Vec::new(),
         produced: 0,
+        built: 0,
     }
     .eval(expr)
 }
@@ -105,6 +108,8 @@ struct Evaluator<'e, 'a> {
     locals: Vec<(String, Val)>,
     /// Items produced by comprehensions so far.
     produced: usize,
+    /// Values comprehensions built so far (see [`weight`]).
+    built: usize,
 }
 
 impl Evaluator<'_, '_> {
@@ -328,13 +333,26 @@ impl Evaluator<'_, '_> {
         dict: &mut Vec<(Val, Val)>,
     ) -> Result<(), String> {
         let Some(clause) = comp.clauses.get(level) else {
-            match &comp.element {
-                CompElement::List(element) => list.push(self.eval(element)?),
+            let built = match &comp.element {
+                CompElement::List(element) => {
+                    let value = self.eval(element)?;
+                    let built = weight(&value);
+                    list.push(value);
+                    built
+                }
                 CompElement::Dict(k, v) => {
                     let key = self.eval(k)?;
                     let value = self.eval(v)?;
+                    let built = weight(&key) + weight(&value);
                     dict_set(dict, key, value)?;
+                    built
                 }
+            };
+            self.built += built;
+            if self.built > MAX_WEIGHT {
+                return Err(format!(
+                    "IterableTooLong: comprehensions may build at most {MAX_WEIGHT} values"
+                ));
             }
             return Ok(());
         };
@@ -565,5 +583,54 @@ fn contains(container: &Val, item: &Val) -> Result<bool, String> {
             "TypeError: argument of type '{}' is not iterable",
             other.type_name()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maps::parse::parse;
+
+    fn run(text: &str) -> Result<String, String> {
+        let config = Val::Dict(Vec::new());
+        let env = Env::for_alias("s", &config);
+        evaluate(&parse(text).unwrap(), &env).map(|v| py_repr(&v))
+    }
+
+    #[test]
+    fn what_python_would_share_is_bounded_here() {
+        assert!(run("[[0] * 100000] * 100000")
+            .unwrap_err()
+            .contains("IterableTooLong"));
+        assert!(run("[[0] * 1000 for x in 'a' * 5000]")
+            .unwrap_err()
+            .contains("IterableTooLong"));
+        assert!(run("('a' * 100000).replace('a', 'bb')")
+            .unwrap_err()
+            .contains("IterableTooLong"));
+        assert!(run("[x for x in 'a' * 20000]")
+            .unwrap_err()
+            .contains("at most 10000 items"));
+        assert_eq!(
+            run("len([1])").unwrap_err(),
+            "NameError: function 'len' is not defined"
+        );
+        assert_eq!(run("[x * 2 for x in (1, 2) if x > 1]").unwrap(), "[4]");
+        assert_eq!(run("{k: v for k, v in [('a', 1)]}").unwrap(), "{'a': 1}");
+        assert_eq!(
+            run("[y for x in [[1, 2], [3]] for y in x]").unwrap(),
+            "[1, 2, 3]"
+        );
+        assert_eq!(
+            run("1 < 2 < 3 and 'b' in 'abc' and None is None").unwrap(),
+            "True"
+        );
+        assert_eq!(run("0 or '' or [] or 'last'").unwrap(), "'last'");
+        assert_eq!(run("'abcdef'[::-2]").unwrap(), "'fdb'");
+        assert_eq!(run("{'a': {'b': 1}}.a.b").unwrap(), "1");
+        assert_eq!(
+            run("undefined").unwrap_err(),
+            "NameError: name 'undefined' is not defined"
+        );
     }
 }

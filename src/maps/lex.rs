@@ -234,6 +234,8 @@ impl Lexer<'_> {
             if i >= self.text.len() {
                 return Err(format!("at {at}: unterminated string literal"));
             }
+            // Bytes, not characters: a quote, a backslash and a line break are ASCII, and
+            // never part of another character's UTF-8.
             if bytes[i] == b'\\' {
                 i += 2;
                 continue;
@@ -241,7 +243,7 @@ impl Lexer<'_> {
             if quote.len() == 1 && bytes[i] == b'\n' {
                 return Err(format!("at {at}: unterminated string literal"));
             }
-            if self.text[i..].starts_with(quote) {
+            if bytes[i..].starts_with(quote.as_bytes()) {
                 break i;
             }
             i += 1;

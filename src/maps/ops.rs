@@ -10,7 +10,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use super::ast::{BinOp, UnaryOp};
 use super::datetime::Delta;
 use super::decimal::Decimal;
-use super::value::{small_int, Val};
+use super::value::{small_int, weight, Val, MAX_WEIGHT};
 
 /// simpleeval's longest string or list an operator may build.
 pub const MAX_LENGTH: usize = 100_000;
@@ -113,6 +113,14 @@ fn repeat(sequence: &Val, count: &Val, op: BinOp) -> R {
         return Err(unsupported(op, sequence, count));
     };
     let n = usize::try_from(n).unwrap_or(0);
+    let empty = match sequence {
+        Val::Str(s) => s.is_empty(),
+        Val::List(items) | Val::Tuple(items) => items.is_empty(),
+        _ => false,
+    };
+    if empty {
+        return Ok(sequence.clone());
+    }
     match sequence {
         Val::Str(s) => {
             check_length(s.chars().count().saturating_mul(n))?;
@@ -120,6 +128,11 @@ fn repeat(sequence: &Val, count: &Val, op: BinOp) -> R {
         }
         Val::List(items) | Val::Tuple(items) => {
             check_length(items.len().saturating_mul(n))?;
+            if weight(sequence).saturating_mul(n) > MAX_WEIGHT {
+                return Err(format!(
+                    "IterableTooLong: the repeated list would hold more than {MAX_WEIGHT} values"
+                ));
+            }
             let repeated: Vec<Val> = (0..n).flat_map(|_| items.iter().cloned()).collect();
             Ok(if matches!(sequence, Val::List(_)) {
                 Val::List(repeated)

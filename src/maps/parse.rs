@@ -14,8 +14,10 @@ pub(super) const KEYWORDS: &[&str] = &[
     "with", "yield",
 ];
 
-/// Deepest nesting of brackets and operators accepted (Python's own parser stops near 200).
-const MAX_DEPTH: usize = 100;
+/// Deepest nesting of brackets and operators accepted (a bracket counts twice);
+/// a chain such as `a + b + c` or `x.y.z()` counts one level per link, so the syntax tree is
+/// never deeper than this and evaluating it cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
 
 /// Parses one expression.
 pub fn parse(text: &str) -> Result<Expr, String> {
@@ -286,6 +288,7 @@ impl Parser {
             return self.factor();
         };
         let mut left = self.binary_level(level + 1)?;
+        let mut links = 0;
         loop {
             if self.is_op("@") {
                 return Err(self.error("the @ operator is not supported"));
@@ -295,8 +298,11 @@ impl Parser {
                 .find(|(symbol, _)| self.is_op(symbol))
                 .map(|(_, op)| *op)
             else {
+                self.depth -= links;
                 return Ok(left);
             };
+            self.enter()?;
+            links += 1;
             self.pos += 1;
             let right = self.binary_level(level + 1)?;
             left = Expr::Binary(op, Box::new(left), Box::new(right));
@@ -334,7 +340,12 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Expr, String> {
         let mut expr = self.atom()?;
+        let mut links = 0;
         loop {
+            if self.is_op(".") || self.is_op("(") || self.is_op("[") {
+                self.enter()?;
+                links += 1;
+            }
             if self.eat_op(".") {
                 match self.advance() {
                     Tok::Name(name) if !KEYWORDS.contains(&name.as_str()) => {
@@ -353,6 +364,7 @@ impl Parser {
                 self.pos += 1;
                 expr = self.subscript(expr)?;
             } else {
+                self.depth -= links;
                 return Ok(expr);
             }
         }

@@ -116,6 +116,20 @@ pub fn call(s: &str, name: &str, args: Args) -> R {
                 return Err("TypeError: replace() arguments must be str".into());
             };
             let count = int_arg(&args, 2, "count", -1)?;
+            if new.len() > old.len() {
+                // Bound the result before building it.
+                let hits = if old.is_empty() {
+                    s.chars().count() + 1
+                } else {
+                    s.matches(old.as_str()).count()
+                };
+                let hits = usize::try_from(count).map_or(hits, |n| hits.min(n));
+                check_length(
+                    s.len()
+                        .saturating_add(hits.saturating_mul(new.len() - old.len()))
+                        / 4,
+                )?;
+            }
             let out = match usize::try_from(count) {
                 Ok(n) if old.is_empty() => replace_empty(s, new, Some(n)),
                 Ok(n) => s.replacen(old.as_str(), new, n),
@@ -220,6 +234,9 @@ pub fn call(s: &str, name: &str, args: Args) -> R {
                 };
                 parts.push(part.as_str());
             }
+            let total = parts.iter().map(|p| p.len()).sum::<usize>()
+                + s.len().saturating_mul(parts.len().saturating_sub(1));
+            check_length(total / 4)?;
             let out = parts.join(s);
             check_length(out.chars().count())?;
             text(out)

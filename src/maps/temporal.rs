@@ -221,7 +221,10 @@ fn timedelta(args: &Args) -> R {
             }
         }
     }
-    Delta::checked(exact + fractional.round_ties_even() as i128).map(Val::Delta)
+    let total = exact
+        .checked_add(fractional.round_ties_even() as i128)
+        .ok_or("OverflowError: timedelta too large")?;
+    Delta::checked(total).map(Val::Delta)
 }
 
 /// An attribute of a date, datetime or duration (not a method).

@@ -439,6 +439,29 @@ pub fn py_cmp(a: &Val, b: &Val, op: &str) -> Result<Option<Ordering>, String> {
     }
 }
 
+/// Most values (counted by [`weight`]) one evaluation may build by repeating or collecting
+/// them: Python shares repeated objects, a copy does not, so a list of a list of a million
+/// items is refused here instead of exhausting memory.
+pub const MAX_WEIGHT: usize = 1_000_000;
+
+/// How many values `value` is made of (strings count one per 64 bytes).
+pub fn weight(value: &Val) -> usize {
+    match value {
+        Val::Str(s) => 1 + s.len() / 64,
+        Val::List(items) | Val::Tuple(items) | Val::View(_, items) => {
+            1 + items.iter().map(weight).sum::<usize>()
+        }
+        Val::Dict(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| weight(k) + weight(v))
+                .sum::<usize>()
+        }
+        Val::Method(owner, _) => 1 + weight(owner),
+        _ => 1,
+    }
+}
+
 /// Whether a value can be a dict key (Python's hashable types).
 pub fn check_hashable(value: &Val) -> Result<(), String> {
     match value {
