@@ -98,6 +98,8 @@ struct Loader<'s> {
     routes: FastMap<String, Arc<Route>>,
     /// Records routes did not load, by the tap's stream name.
     unloaded: FastMap<String, Unloaded>,
+    /// The `stream_maps` keys that matched a stream of the run (None: no SCHEMA yet).
+    matched_keys: Option<std::collections::HashSet<String>>,
     /// The flush workers.
     workers: Workers,
     /// Holds states until what came before them is committed.
@@ -166,6 +168,7 @@ impl<'s> Loader<'s> {
             streams: FastMap::default(),
             routes: FastMap::default(),
             unloaded: FastMap::default(),
+            matched_keys: None,
             workers,
             tracker,
             totals,

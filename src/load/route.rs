@@ -83,6 +83,12 @@ impl Loader<'_> {
         {
             return Ok(());
         }
+        let matched = self.matched_keys.get_or_insert_with(Default::default);
+        matched.extend(
+            maps.keys_matching(&message.stream)
+                .into_iter()
+                .map(str::to_string),
+        );
         let outputs = maps
             .plan(&message.stream, &message.schema, &message.key_properties)
             .map_err(|e| Error::config(format!("line {line}: {e}"), "stream_maps"))?;
@@ -293,8 +299,20 @@ impl Loader<'_> {
         Ok(())
     }
 
-    /// Logs what routes did not load.
+    /// Logs what routes did not load, and warns about `stream_maps` keys that matched no
+    /// stream (a misspelt name would leave its stream unmapped: its e-mails unhashed).
     pub(super) fn log_unloaded(&self) {
+        if let (Some(maps), Some(matched)) =
+            (self.settings.stream_maps.as_deref(), &self.matched_keys)
+        {
+            for (key, _) in &maps.entries {
+                if !matched.contains(key) {
+                    log::warn!(
+                        "stream_maps: key \"{key}\" matched no stream of this run: is the stream name right?"
+                    );
+                }
+            }
+        }
         let mut streams: Vec<_> = self.unloaded.iter().collect();
         streams.sort_by(|a, b| a.0.cmp(b.0));
         for (stream, unloaded) in streams {

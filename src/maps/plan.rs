@@ -135,6 +135,21 @@ fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
 }
 
 impl StreamMaps {
+    /// The `stream_maps` keys that apply to `stream` (exactly, by glob or as `__source__`).
+    pub fn keys_matching(&self, stream: &str) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(key, entry)| {
+                let source = match entry {
+                    EntryDef::Map(def) => def.source.as_deref().unwrap_or(key),
+                    EntryDef::Drop => key,
+                };
+                source == stream || (is_glob(source) && glob_match(source, stream))
+            })
+            .map(|(key, _)| key.as_str())
+            .collect()
+    }
+
     /// The outputs of `stream` under the maps, for its SCHEMA (`schema`, `keys`); empty when
     /// the stream is dropped.
     pub fn plan(

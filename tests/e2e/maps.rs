@@ -452,3 +452,31 @@ fn stream_maps_of_the_wrong_type_are_a_config_error() {
     assert_eq!(out.code, Some(2), "{out}");
     out.assert_stderr_has(&["\"stream_maps\" must be an object"]);
 }
+
+#[test]
+fn a_key_that_matches_no_stream_is_warned_about() {
+    let schema = TestSchema::new("maps_unmatched");
+    // A misspelt stream name: the stream loads as it came (as in singer-sdk), but not silently.
+    let out = run_maps(
+        &schema,
+        json!({"custmers": {"email": "md5(email)"}}),
+        &customers(),
+    );
+    out.assert_success();
+    out.assert_stderr_has(&["stream_maps: key \"custmers\" matched no stream of this run"]);
+    assert_eq!(
+        schema.rows("customers", "id")[0]["email"],
+        "alice@example.com"
+    );
+    // Keys that match (exactly, by glob, as a __source__) draw no such warning.
+    let out = run_maps(
+        &schema,
+        json!({"customers": {}, "cust*": {}, "copy": {"__source__": "customers"}}),
+        &customers(),
+    );
+    out.assert_success();
+    assert!(
+        out.stderr_lines_with("matched no stream").is_empty(),
+        "{out}"
+    );
+}
