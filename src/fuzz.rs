@@ -258,6 +258,7 @@ const EXPRESSION_SEEDS: &[&str] = &[
     "datetime.datetime(2024, 2, 29, tzinfo=datetime.timezone.utc) - datetime.timedelta(days=1e9)",
     "x.zfill(5).center(9, '*').title().rsplit(None, 1)",
     "price * 3 / 7 - price ** 2 // 1.1",
+    "datetime.datetime.strptime(create_date + ' 3:04PM+0100', '%Y-%m-%d %I:%M%p%z').strftime('%j %a %B')",
 ];
 
 /// Fragments spliced into expressions.

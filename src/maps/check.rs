@@ -6,9 +6,11 @@
 //! error), as it would in Python; it can never do anything but compute.
 
 use super::ast::{CmpOp, CompElement, Const, DictItem, Expr, FPart, Item};
+use super::datetime::DateTime;
 use super::names::{
     is_method, keywords_of, member, FUNCTIONS, METHODS, MODULES, REFUSED_FUNCTIONS,
 };
+use super::strptime;
 use super::temporal::constant;
 
 /// Attribute names simpleeval never allows.
@@ -122,7 +124,7 @@ fn walk(expr: &Expr, locals: &mut Vec<String>) -> Result<(), String> {
             parts.iter().flatten().try_for_each(|p| walk(p, locals))
         }
         Expr::Call(func, args, keywords) => {
-            check_callee(func, keywords, locals)?;
+            check_callee(func, args, keywords, locals)?;
             args.iter().try_for_each(|a| walk(a, locals))?;
             keywords.iter().try_for_each(|(_, v)| walk(v, locals))
         }
@@ -181,6 +183,23 @@ fn walk(expr: &Expr, locals: &mut Vec<String>) -> Result<(), String> {
     }
 }
 
+/// A literal format's directives must be ones `function` supports.
+fn check_format(format: Option<&Expr>, function: &str, supported: &str) -> Result<(), String> {
+    if let Some(Expr::Const(Const::Str(format))) = format {
+        if let Some(directive) = strptime::unsupported_directive(format, supported) {
+            return Err(format!(
+                "{function} directive %{directive} is not supported (supported: {})",
+                supported
+                    .chars()
+                    .map(|d| format!("%{d}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn is_singleton(expr: &Expr) -> bool {
     matches!(expr, Expr::Const(Const::None | Const::Bool(_)))
 }
@@ -188,6 +207,7 @@ fn is_singleton(expr: &Expr) -> bool {
 /// What a call calls must be a supported function, member or method.
 fn check_callee(
     func: &Expr,
+    args: &[Expr],
     keywords: &[(String, Expr)],
     locals: &mut Vec<String>,
 ) -> Result<(), String> {
@@ -208,6 +228,9 @@ fn check_callee(
             check_attribute(method)?;
             if let Some(path) = module_path(func, locals) {
                 check_member(&path, true)?;
+                if path == "datetime.datetime.strptime" {
+                    check_format(args.get(1), "strptime", strptime::DIRECTIVES)?;
+                }
                 return check_keywords(&path, keywords);
             }
             walk(base, locals)?;
@@ -216,6 +239,9 @@ fn check_callee(
                     ".{method}() is not a method stream maps support here (supported: {})",
                     METHODS.join(", ")
                 ));
+            }
+            if method == "strftime" {
+                check_format(args.first(), "strftime", DateTime::STRFTIME_DIRECTIVES)?;
             }
             check_keywords(method, keywords)
         }
@@ -270,8 +296,12 @@ mod tests {
             ("name.__class__", "attribute .__class__"),
             ("name.format(1)", "attribute .format"),
             (
-                "datetime.datetime.strptime(x, '%Y')",
-                "datetime.datetime.strptime is not supported",
+                "datetime.datetime.strptime(x, '%Y %c')",
+                "strptime directive %c is not supported",
+            ),
+            (
+                "d.strftime('%Y %s')",
+                "strftime directive %s is not supported",
             ),
             ("json.load(x)", "json.load is not supported"),
             ("datetime.timezone.utc()", "not callable"),

@@ -373,6 +373,9 @@ impl DateTime {
         Ok(dt)
     }
 
+    /// The directives [`DateTime::strftime`] supports.
+    pub const STRFTIME_DIRECTIVES: &'static str = "YymdeHIMSfpjaAwubhBFTzZ%";
+
     /// `strftime(format)`, for the directives every platform's C library shares.
     pub fn strftime(&self, format: &str) -> Result<String, String> {
         let mut out = String::new();

@@ -34,6 +34,7 @@ pub mod record;
 pub mod schema;
 mod sdk_cases;
 pub mod strings;
+pub mod strptime;
 pub mod temporal;
 pub mod value;
 

@@ -42,6 +42,7 @@ pub const MEMBERS: &[&str] = &[
     "datetime.datetime.utcnow",
     "datetime.datetime.fromtimestamp",
     "datetime.datetime.utcfromtimestamp",
+    "datetime.datetime.strptime",
     "datetime.date.fromisoformat",
     "json.dumps",
     "json.loads",

@@ -151,6 +151,12 @@ pub fn call_member(path: &str, args: Args) -> R {
             args.count("fromisoformat", 1, 1)?;
             DateTime::parse(text_arg(&args, 0, "date_string", "fromisoformat")?).map(Val::DateTime)
         }
+        "datetime.datetime.strptime" => {
+            args.count("strptime", 2, 2)?;
+            let text = text_arg(&args, 0, "date_string", "strptime")?;
+            let format = text_arg(&args, 1, "format", "strptime")?;
+            super::strptime::strptime(text, format).map(Val::DateTime)
+        }
         "datetime.date.fromisoformat" => {
             args.count("fromisoformat", 1, 1)?;
             Date::parse(text_arg(&args, 0, "date_string", "fromisoformat")?).map(Val::Date)
