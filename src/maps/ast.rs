@@ -3,6 +3,8 @@
 
 use num_bigint::BigInt;
 
+use super::spec::Spec;
+
 /// An expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -69,8 +71,8 @@ pub enum Const {
 pub enum FPart {
     /// Text as written (with `{{`/`}}` undoubled).
     Text(String),
-    /// `{expression}` or `{expression!s}`.
-    Value(Expr),
+    /// `{expression}`, `{expression!s}` or `{expression:spec}`.
+    Value(Expr, Option<Spec>),
 }
 
 /// An element of a list or tuple display.

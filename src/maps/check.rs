@@ -106,7 +106,7 @@ fn walk(expr: &Expr, locals: &mut Vec<String>) -> Result<(), String> {
         }
         Expr::FString(parts) => parts.iter().try_for_each(|part| match part {
             FPart::Text(_) => Ok(()),
-            FPart::Value(expr) => walk(expr, locals),
+            FPart::Value(expr, _) => walk(expr, locals),
         }),
         Expr::Attr(base, name) => {
             check_attribute(name)?;

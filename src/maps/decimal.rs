@@ -110,6 +110,60 @@ impl Decimal {
         out
     }
 
+    /// Rounded half to even to `places` digits after the point, as `format(d, '.Nf')` rounds.
+    pub fn quantize(&self, places: usize) -> Result<Decimal, String> {
+        let target = -i64::try_from(places).map_err(|_| "precision too large")?;
+        if self.exp >= target {
+            let shift = (self.exp - target).unsigned_abs();
+            if shift > MAX_DIGITS {
+                return Err("decimal too large to format".into());
+            }
+            return Ok(Decimal {
+                neg: self.neg,
+                coef: &self.coef * pow10(shift),
+                exp: target,
+            });
+        }
+        let drop = (target - self.exp).unsigned_abs();
+        if drop > digit_count(&self.coef) {
+            // Less than half a unit of the last place: zero.
+            return Ok(Decimal {
+                neg: self.neg,
+                coef: BigUint::zero(),
+                exp: target,
+            });
+        }
+        let divisor = pow10(drop);
+        let (mut q, r) = self.coef.div_rem(&divisor);
+        let twice = &r * 2u32;
+        if twice > divisor || (twice == divisor && q.is_odd()) {
+            q += 1u32;
+        }
+        Ok(Decimal {
+            neg: self.neg,
+            coef: q,
+            exp: target,
+        })
+    }
+
+    /// The magnitude in plain notation, without an exponent (`1.5E+3` → `1500`).
+    pub fn to_plain_string(&self) -> String {
+        let digits = self.coef.to_string();
+        if self.exp >= 0 {
+            return format!("{digits}{}", "0".repeat(self.exp as usize));
+        }
+        let point = digits.len() as i64 + self.exp;
+        if point <= 0 {
+            format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
+        }
+    }
+
     /// The value truncated toward zero.
     pub fn trunc(&self) -> BigInt {
         let magnitude = if self.exp >= 0 {

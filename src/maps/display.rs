@@ -5,6 +5,7 @@
 use super::ast::{CompElement, CompFor, Comprehension, Const, DictItem, Expr, FPart, Item, Target};
 use super::lex::Tok;
 use super::parse::{parse, Parser, KEYWORDS};
+use super::spec::{parse_spec, Spec};
 
 impl Parser {
     /// Adjacent string literals, concatenated as Python does; f-strings parsed into parts.
@@ -28,7 +29,7 @@ impl Parser {
                 .into_iter()
                 .map(|part| match part {
                     FPart::Text(text) => text,
-                    FPart::Value(_) => String::new(),
+                    FPart::Value(..) => String::new(),
                 })
                 .collect();
             return Ok(Expr::Const(Const::Str(text)));
@@ -224,7 +225,8 @@ fn fstring_parts(text: &str) -> Result<Vec<FPart>, String> {
                 if !literal.is_empty() {
                     parts.push(FPart::Text(std::mem::take(&mut literal)));
                 }
-                parts.push(FPart::Value(fstring_value(inner)?));
+                let (expr, spec) = fstring_value(inner)?;
+                parts.push(FPart::Value(expr, spec));
             }
             c => literal.push(c),
         }
@@ -260,8 +262,9 @@ fn matching_brace(text: &str, open: usize) -> Result<usize, String> {
 }
 
 /// The expression of one `{...}` part: `!s` is allowed, format specs are not.
-fn fstring_value(inner: &str) -> Result<Expr, String> {
+fn fstring_value(inner: &str) -> Result<(Expr, Option<Spec>), String> {
     let mut body = inner;
+    let mut spec = None;
     // A top-level '!' (not '!=') starts a conversion; a top-level ':' a format spec.
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
@@ -274,17 +277,25 @@ fn fstring_value(inner: &str) -> Result<Expr, String> {
             (None, '{' | '[' | '(') => depth += 1,
             (None, '}' | ']' | ')') => depth = depth.saturating_sub(1),
             (None, '!') if depth == 0 && bytes.get(i + 1) != Some(&b'=') => {
-                let conversion = inner.get(i + 1..).unwrap_or("").trim();
-                if conversion != "s" {
+                let rest = inner.get(i + 1..).unwrap_or("");
+                let (conversion, after) = match rest.split_once(':') {
+                    Some((conversion, after)) => (conversion, Some(after)),
+                    None => (rest, None),
+                };
+                if conversion.trim() != "s" {
                     return Err(format!(
-                        "f-string conversion !{conversion} is not supported (only !s)"
+                        "f-string conversion !{} is not supported (only !s)",
+                        conversion.trim()
                     ));
                 }
                 body = inner.get(..i).unwrap_or("");
+                spec = after;
                 break;
             }
             (None, ':') if depth == 0 => {
-                return Err("f-string format specs ({value:spec}) are not supported".into());
+                body = inner.get(..i).unwrap_or("");
+                spec = inner.get(i + 1..);
+                break;
             }
             _ => {}
         }
@@ -295,5 +306,13 @@ fn fstring_value(inner: &str) -> Result<Expr, String> {
     if body.trim_end().ends_with('=') && !body.trim_end().ends_with("==") {
         return Err("f-string self-documenting expressions ({x=}) are not supported".into());
     }
-    parse(body).map_err(|e| format!("f-string: {e}"))
+    let spec = match spec {
+        None => None,
+        Some(text) if text.contains(['{', '}']) => {
+            return Err("f-string: nested fields in format specs are not supported".into())
+        }
+        Some(text) => Some(parse_spec(text)?),
+    };
+    let expr = parse(body).map_err(|e| format!("f-string: {e}"))?;
+    Ok((expr, spec))
 }

@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use super::args::{iterate, Args};
 use super::ast::{CmpOp, CompElement, Comprehension, Const, DictItem, Expr, FPart, Item, Target};
 use super::builtins::{call_function, call_method, index_of, no_attribute, slice_positions};
+use super::format::format_value;
 use super::json::{from_json_text, Floats};
 use super::names;
 use super::ops::{binary, unary, MAX_LENGTH};
@@ -129,7 +130,10 @@ impl Evaluator<'_, '_> {
                 for part in parts {
                     match part {
                         FPart::Text(text) => out.push_str(text),
-                        FPart::Value(expr) => out.push_str(&py_str(&self.eval(expr)?)),
+                        FPart::Value(expr, None) => out.push_str(&py_str(&self.eval(expr)?)),
+                        FPart::Value(expr, Some(spec)) => {
+                            out.push_str(&format_value(&self.eval(expr)?, spec)?)
+                        }
                     }
                     if out.len() > MAX_LENGTH * 4 || out.chars().count() > MAX_LENGTH {
                         return Err("IterableTooLong: f-string too long".into());

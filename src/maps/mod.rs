@@ -11,7 +11,8 @@
 //!   loader's zero-copy path), or the map ([`record`]).
 //! - [`eval`] evaluates an expression over Python values ([`value`], [`decimal`],
 //!   [`datetime`]) with Python's operators ([`ops`]), built-ins ([`builtins`],
-//!   [`strings`], [`temporal`], [`json`]).
+//!   [`strings`], [`temporal`], [`strptime`], [`json`]) and f-string specs ([`spec`],
+//!   [`format`]).
 //!
 //! This module imports nothing else of the crate: it knows JSON, not streams' tables.
 
@@ -24,6 +25,7 @@ pub mod decimal;
 pub mod defs;
 pub mod display;
 pub mod eval;
+pub mod format;
 pub mod json;
 pub mod lex;
 pub mod names;
@@ -33,6 +35,7 @@ pub mod plan;
 pub mod record;
 pub mod schema;
 mod sdk_cases;
+pub mod spec;
 pub mod strings;
 pub mod strptime;
 pub mod temporal;

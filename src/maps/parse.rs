@@ -1,6 +1,6 @@
 //! The parser of map expressions: Python's expression grammar, precedence for precedence,
 //! into [`Expr`]. Constructs Python has but singer-sdk's evaluator does not run (lambda,
-//! `:=`, set displays, starred call arguments, f-string format specs, ...) are refused
+//! `:=`, set displays, starred call arguments, f-string conversions but `!s`, ...) are refused
 //! here, by name; which names and functions an expression may use is [`super::check`]'s.
 
 use super::ast::{BinOp, CmpOp, CompElement, Const, Expr, Item, UnaryOp};
@@ -604,7 +604,8 @@ mod tests {
             ("a; b", "one expression"),
             ("{1, 2}", "set"),
             ("f(*a)", "*args"),
-            ("f'{x:>10}'", "format spec"),
+            ("f'{x:n}'", "type 'n' is not supported"),
+            ("f'{x:{w}}'", "nested fields"),
             ("f'{x!r}'", "!r"),
             ("a @ b", "@"),
             ("x[1:2, 3]", "extended slices"),
