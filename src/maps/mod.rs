@@ -32,6 +32,7 @@ pub mod names;
 pub mod ops;
 pub mod parse;
 pub mod plan;
+mod python_cases;
 pub mod record;
 pub mod schema;
 mod sdk_cases;
