@@ -14,6 +14,7 @@ pub const CAPABILITIES: &[&str] = &[
     "hard-delete",
     "activate-version",
     "batch",
+    "stream-maps",
 ];
 
 /// The `--about` document as JSON.

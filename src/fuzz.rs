@@ -1,4 +1,5 @@
-//! A mutation fuzzer over the input side: the message parser, BATCH file lines and URLs, the
+//! A mutation fuzzer over the input side: the message parser, BATCH file lines and URLs,
+//! stream-map expressions (parsed, checked, evaluated), the
 //! schema mapping and naming, and the value encoders, for every column type. It runs in the test suite (a few thousand
 //! cases, seeded, so a failure reproduces) and for as long as asked with
 //! `TARGET_POSTGRES_FUZZ_SECONDS=600 cargo test --lib fuzz -- --nocapture`.
@@ -238,5 +239,163 @@ fn mutated_inputs_never_panic() {
     }
     if seconds > 0 {
         println!("fuzz: {cases} cases in {seconds} s, no panic");
+    }
+}
+
+/// Stream-map expressions the mutations start from: singer-sdk's and the corners of the
+/// grammar.
+const EXPRESSION_SEEDS: &[&str] = &[
+    "md5(config['hash_seed'] + owner_email)",
+    "owner_email.split('@')[-1]",
+    "int(datetime.date.fromisoformat(create_date).year)",
+    "float(datetime.datetime.fromisoformat(joined_at).timestamp())",
+    "json.dumps(user, default=str, sort_keys=True, indent=2)",
+    "dict([(x['id'], x['value']) for x in custom_fields]).get(2)",
+    "[f for f in fields if f['key'] != 'age'][1:-1:2]",
+    "bool(status) if status else None",
+    "f'{a!s}-{b}' * 3 + str(-2 ** 0.5)",
+    "{**record, 'k': (1, 2.5, None)}['k'][0] // 0.0",
+    "user.sub.num << 3 | 1 ^ ~2 & 5 % 3",
+    "datetime.datetime(2024, 2, 29, tzinfo=datetime.timezone.utc) - datetime.timedelta(days=1e9)",
+    "x.zfill(5).center(9, '*').title().rsplit(None, 1)",
+    "price * 3 / 7 - price ** 2 // 1.1",
+    "datetime.datetime.strptime(create_date + ' 3:04PM+0100', '%Y-%m-%d %I:%M%p%z').strftime('%j %a %B')",
+];
+
+/// Fragments spliced into expressions.
+const EXPRESSION_DICTIONARY: &[&str] = &[
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "'",
+    "\"",
+    "\\",
+    "f'{",
+    "}'",
+    ":",
+    ",",
+    ".",
+    "**",
+    "//",
+    "-",
+    "not ",
+    " is ",
+    " in ",
+    " for x in ",
+    " if ",
+    " else ",
+    "lambda",
+    "__",
+    "_",
+    "é",
+    "😀",
+    "9999999999999999999999",
+    "1e400",
+    "0x",
+    "0.0",
+    "None",
+    "True",
+    "record",
+    "self",
+    "config",
+    "fake",
+    "len(",
+    "datetime.",
+    "json.loads(",
+    ".strftime('%Y%",
+    "**{}",
+    "*[]",
+];
+
+/// A record the mutated expressions run on.
+const EXPRESSION_RECORD: &str = r#"{"owner_email":"a@b.c","create_date":"2019-01-01","joined_at":"2022-01-01T00:00:00Z","user":{"id":1,"sub":{"num":2}},"custom_fields":[{"id":1,"value":"abc"},{"id":2,"value":null}],"fields":[{"key":"age"},{"key":"n"}],"status":"","a":1,"b":"x","x":"-42","price":3.140,"n":null,"deep":[[[[[[[[1]]]]]]]]}"#;
+
+/// Everything stream maps do with one expression: parse, check, evaluate, write.
+fn exercise_expression(text: &str) {
+    use crate::maps::check::check;
+    use crate::maps::eval::{evaluate, Env};
+    use crate::maps::json::{write_value, Floats};
+    use crate::maps::parse::parse;
+    use crate::maps::record::Record;
+    let Ok(expr) = parse(text) else {
+        return;
+    };
+    let _ = check(&expr);
+    let Ok(record) = Record::parse(EXPRESSION_RECORD) else {
+        return;
+    };
+    let Ok(config) =
+        crate::maps::json::from_json_text(r#"{"hash_seed":"s","n":1.5}"#, Floats::Float)
+    else {
+        return;
+    };
+    let env = Env {
+        record: Some(record.properties()),
+        config: &config,
+        stream_name: "s",
+        original_stream_name: "s",
+        self_property: Some("a"),
+        whole_record: std::cell::OnceCell::new(),
+    };
+    if let Ok(value) = evaluate(&expr, &env) {
+        let mut out = String::new();
+        let _ = write_value(&value, &mut out);
+    }
+}
+
+#[test]
+fn mutated_map_expressions_never_panic() {
+    let seconds: u64 = std::env::var("TARGET_POSTGRES_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut rng = Rng(0x5eed_2026_0815);
+    let mut cases = 0u64;
+    // The deepest expressions the parser accepts are evaluated within a test thread's stack.
+    exercise_expression(&format!("{}a{}", "(".repeat(31), ")".repeat(31)));
+    exercise_expression(&vec!["a"; 60].join(" + "));
+    exercise_expression(&format!("{}1{}", "[".repeat(31), "]".repeat(31)));
+    loop {
+        let mut text = EXPRESSION_SEEDS[rng.below(EXPRESSION_SEEDS.len())].to_string();
+        for _ in 0..=rng.below(4) {
+            let mut at = rng.below(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            match rng.below(4) {
+                0 => text.insert_str(
+                    at,
+                    EXPRESSION_DICTIONARY[rng.below(EXPRESSION_DICTIONARY.len())],
+                ),
+                1 => text.truncate(at),
+                2 => {
+                    let mut end = (at + rng.below(20)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.replace_range(at..end, "");
+                }
+                _ => {
+                    let mut end = (at + rng.below(30)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    let copy = text[at..end].to_string();
+                    text.insert_str(at, &copy);
+                }
+            }
+        }
+        exercise_expression(&text);
+        cases += 1;
+        if cases >= 5_000 && Instant::now() >= deadline {
+            break;
+        }
+    }
+    if seconds > 0 {
+        println!("fuzz: {cases} expressions in {seconds} s, no panic");
     }
 }

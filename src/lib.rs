@@ -42,6 +42,7 @@ mod fuzz;
 pub mod load;
 pub mod logging;
 pub mod mage;
+pub mod maps;
 pub mod percent;
 pub mod protocol;
 pub mod schema;

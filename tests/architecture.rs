@@ -23,8 +23,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("percent", &[]),
     ("fast_hash", &[]),
     ("shutdown", &[]),
-    // Settings: the one table of keys, validated.
-    ("config", &["error", "percent"]),
+    // Stream maps: the expression language and the per-stream plans, over JSON alone.
+    ("maps", &[]),
+    // Settings: the one table of keys, validated (stream maps checked at start-up).
+    ("config", &["error", "maps", "percent"]),
     // Logging knows only how to write lines (the summary lives with the load).
     ("logging", &["error"]),
     // Reading input: lines, messages, BATCH files, the state tracker.
@@ -49,6 +51,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "fast_hash",
             "logging",
             "mage",
+            "maps",
             "protocol",
             "schema",
             "shutdown",

@@ -6,7 +6,8 @@
 //! The CSV goes, untimed, through PostgreSQL's own parser into a scratch table, is dumped as
 //! binary COPY bytes, and those bytes are then COPYed — timed — into a table of the same shape:
 //! that is the raw line the target is measured against. Both tables are then compared row by
-//! row as text, so a fast wrong answer fails the run.
+//! row as text (on the target's columns, since `--set stream_maps=...` may remove some), so a
+//! fast wrong answer fails the run.
 //!
 //! `--upsert` measures a second load of the same input onto the filled table against a raw COPY
 //! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`.
@@ -167,6 +168,38 @@ fn run() -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok(())
+}
+
+/// The columns of the target's `table`, quoted, in order: the generator's, less any that
+/// stream maps (`--set stream_maps=...`) remove.
+fn target_columns(
+    client: &mut impl postgres::GenericClient,
+    table: &str,
+) -> Result<Vec<String>, String> {
+    let columns: Vec<String> = client
+        .query(
+            "SELECT quote_ident(column_name::text) FROM information_schema.columns \
+             WHERE table_schema::text = $1 AND table_name::text = $2 ORDER BY ordinal_position",
+            &[&SCHEMA, &table],
+        )
+        .map_err(|e| format!("reading the columns of {table}: {}", db_error(&e)))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if columns.is_empty() {
+        return Err(format!(
+            "table {SCHEMA}.{table} has no columns (was it loaded?)"
+        ));
+    }
+    Ok(columns)
+}
+
+/// A driver error with the server's message, when there is one.
+fn db_error(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -434,17 +467,32 @@ fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Du
     let mut payloads = Vec::new();
     for stream in 0..options.streams {
         let table = table_name(stream);
-        client
-            .batch_execute(&format!(
-                "CREATE TABLE {SCHEMA}_raw.{table}_csv (LIKE {SCHEMA}.{table}); \
-                 CREATE TABLE {SCHEMA}_raw.{table} (LIKE {SCHEMA}.{table} INCLUDING ALL);"
-            ))
-            .map_err(db)?;
+        let columns = target_columns(client, &table)?;
+        // The CSV has every generated column; those stream maps removed are read as text and
+        // left out of the binary COPY, so the raw load writes what the target writes.
+        let mut ddl = format!(
+            "CREATE TABLE {SCHEMA}_raw.{table}_csv (LIKE {SCHEMA}.{table}); \
+             CREATE TABLE {SCHEMA}_raw.{table} (LIKE {SCHEMA}.{table} INCLUDING ALL);"
+        );
+        for missing in VALUE_COLUMNS
+            .iter()
+            .filter(|c| !columns.iter().any(|t| t == *c))
+        {
+            ddl.push_str(&format!(
+                "ALTER TABLE {SCHEMA}_raw.{table}_csv ADD COLUMN {missing} text;"
+            ));
+        }
+        client.batch_execute(&ddl).map_err(db)?;
+        let generated = std::iter::once("id")
+            .chain(VALUE_COLUMNS.iter().copied())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let loaded = columns.join(", ");
         let csv =
             std::fs::read(csv_dir.join(format!("{stream}.csv"))).map_err(|e| e.to_string())?;
         let mut writer = client
             .copy_in(&format!(
-                "COPY {SCHEMA}_raw.{table}_csv FROM STDIN (FORMAT csv)"
+                "COPY {SCHEMA}_raw.{table}_csv ({generated}) FROM STDIN (FORMAT csv)"
             ))
             .map_err(db)?;
         writer.write_all(&csv).map_err(|e| e.to_string())?;
@@ -452,20 +500,20 @@ fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Du
         let mut binary = Vec::new();
         client
             .copy_out(&format!(
-                "COPY {SCHEMA}_raw.{table}_csv TO STDOUT (FORMAT binary)"
+                "COPY (SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv) TO STDOUT (FORMAT binary)"
             ))
             .map_err(db)?
             .read_to_end(&mut binary)
             .map_err(|e| e.to_string())?;
-        payloads.push((table, binary));
+        payloads.push((table, binary, loaded));
     }
     if options.upsert {
         let mut total = Duration::ZERO;
-        for (table, binary) in &payloads {
+        for (table, binary, loaded) in &payloads {
             // The rows are already there (untimed); only the stage-and-merge is timed.
             client
                 .batch_execute(&format!(
-                    "INSERT INTO {SCHEMA}_raw.{table} SELECT * FROM {SCHEMA}_raw.{table}_csv"
+                    "INSERT INTO {SCHEMA}_raw.{table} SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv"
                 ))
                 .map_err(db)?;
             let started = Instant::now();
@@ -475,7 +523,7 @@ fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Du
         return Ok(total);
     }
     let started = Instant::now();
-    for (table, binary) in &payloads {
+    for (table, binary, _) in &payloads {
         let mut transaction = client.transaction().map_err(db)?;
         let mut writer = transaction
             .copy_in(&format!(
@@ -504,8 +552,10 @@ fn raw_merge(client: &mut Client, table: &str, binary: &[u8]) -> Result<(), Stri
         .map_err(db)?;
     writer.write_all(binary).map_err(|e| e.to_string())?;
     writer.finish().map_err(db)?;
+    let columns = target_columns(&mut transaction, table)?;
     let updates = VALUE_COLUMNS
         .iter()
+        .filter(|c| columns.iter().any(|t| t == *c))
         .map(|c| format!("{c} = EXCLUDED.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
@@ -522,15 +572,18 @@ fn raw_merge(client: &mut Client, table: &str, binary: &[u8]) -> Result<(), Stri
 fn verify(client: &mut Client, options: &Options) -> Result<(), String> {
     for stream in 0..options.streams {
         let table = table_name(stream);
+        // The rows must be equal on the target's columns (stream maps may remove some).
+        let columns = target_columns(client, &table)?;
         let digest = |client: &mut Client, qualified: &str| -> Result<(i64, String), String> {
             let row = client
                 .query_one(
                     &format!(
-                        "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t.id)), '') FROM {qualified} t"
+                        "SELECT count(*), coalesce(md5(string_agg(row({})::text, E'\\n' ORDER BY t.id)), '') FROM {qualified} t",
+                        columns.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
                     ),
                     &[],
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| format!("comparing {qualified}: {}", db_error(&e)))?;
             Ok((row.get(0), row.get(1)))
         };
         let target = digest(client, &format!("{SCHEMA}.{table}"))?;

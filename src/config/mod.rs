@@ -102,6 +102,8 @@ pub struct Settings {
     pub invalid_records: InvalidRecords,
     /// Records set aside before the run fails anyway (0: no limit).
     pub invalid_records_threshold: u64,
+    /// `stream_maps` and `stream_map_config`, checked; `None` when no stream is mapped.
+    pub stream_maps: Option<std::sync::Arc<crate::maps::StreamMaps>>,
     /// Mage's `_streams.columns`: (property name, JSON text of its constant string value).
     pub constant_columns: Vec<(String, String)>,
     /// Started the way Mage starts destinations (any of its flags): `_mage_created_at` and

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::spec::{find_setting, is_sensitive, Kind, SETTINGS};
-use super::unknown::{classify, unsupported_message, UnknownKey};
+use super::unknown::{classify, UnknownKey};
 use crate::error::{Error, Result};
 
 /// Where a setting's value came from, for error messages.
@@ -32,12 +32,11 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Merges one JSON object read from `origin`. A key that is not a setting is judged by
-    /// [`classify`]: a typo of a setting, a key of another section or a stream map stops the
-    /// run (every such key of the object named in one error); a peer's key gets an info line
-    /// and any other key one warning.
+    /// [`classify`]: a typo of a setting or a key of another section stops the run (every
+    /// such key of the object named in one error); a peer's key gets an info line and any
+    /// other key one warning.
     pub fn merge_object(&mut self, object: Map<String, Value>, origin: &str) -> Result<()> {
         let mut mistakes = Vec::new();
-        let mut unsupported = Vec::new();
         for (key, value) in object {
             if let Some(spec) = find_setting(&key) {
                 self.values.insert(
@@ -53,7 +52,6 @@ impl RawConfig {
                 UnknownKey::Ignored => log::info!(
                     "config: \"{key}\" has no meaning for target-postgres; ignored ({origin})"
                 ),
-                UnknownKey::Unsupported => unsupported.push(key),
                 UnknownKey::Mistake(advice) => {
                     mistakes.push(format!("unknown setting \"{key}\": {advice}"));
                 }
@@ -61,10 +59,6 @@ impl RawConfig {
                     log::warn!("config: unknown setting \"{key}\" ignored ({origin})");
                 }
             }
-        }
-        if !unsupported.is_empty() {
-            let keys: Vec<&str> = unsupported.iter().map(String::as_str).collect();
-            mistakes.push(unsupported_message(&keys));
         }
         if mistakes.is_empty() {
             Ok(())
@@ -348,26 +342,6 @@ mod tests {
              unknown setting \"pasword\": did you mean \"password\"? (config.json)"
         );
         assert!(!err.to_string().contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn stream_maps_stop_the_merge_saying_they_are_not_supported() {
-        let mut config = RawConfig::default();
-        let object = json!({"stream_maps": {"users": {"email": "md5(email)"}},
-                            "stream_map_config": {"salt": "s"}});
-        let err = config
-            .merge_object(object.as_object().unwrap().clone(), "meltano.json")
-            .unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-        let text = err.to_string();
-        assert!(
-            text.starts_with(
-                "config: stream maps are not supported yet (\"stream_maps\", \"stream_map_config\"): \
-                 the data would load untransformed"
-            ),
-            "{text}"
-        );
-        assert!(text.ends_with("(meltano.json)"), "{text}");
     }
 
     #[test]

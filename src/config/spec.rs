@@ -110,6 +110,9 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("before_run_sql", [], StringList, "", false, "SQL run once after connecting."),
     setting!("after_run_sql", [], StringList, "", false, "SQL run once after the last commit."),
     setting!("stream_name_split", [], Boolean, "true", false, "Stream src-users goes to table users (source schema src)."),
+    setting!("stream_maps", [], Object, "", false, "singer-sdk's stream maps: per stream name or glob, `__alias__`, `__source__` (a copy under a new name), `__filter__`, `__key_properties__`, `__else__: null`, and properties removed (null or `__NULL__`) or computed by singer-sdk's expressions (see the README's Stream maps section); a stream mapped to null is not loaded. An expression outside the supported subset stops the run at start (exit 2)."),
+    setting!("stream_map_config", [], Object, "", true, "Values stream map expressions read as `config['key']`, such as a hash seed (never printed)."),
+    setting!("faker_config", [], Object, "", false, "singer-sdk's Faker settings: accepted so that configurations shared with SDK plugins load, but without effect, since expressions using `fake` (Faker) are refused at start."),
     setting!("_streams", [], Object, "", false, "Mage: {\"columns\": {\"name\": value}} adds these text columns, holding these constant values, to every stream's rows."),
 ];
 

@@ -1,11 +1,9 @@
 //! What to say about a config key that is not one of our settings or aliases.
 //!
-//! A key is one of four things:
+//! A key is one of three things:
 //!
 //! - **a key of another tool that means nothing here** (`use_copy`, `temp_dir`, ...,
 //!   [`IGNORED_PEER_KEYS`]): accepted with one info line, so a peer's config works unchanged;
-//! - **a feature we do not have yet** (stream maps, [`UNSUPPORTED`]): a config error, since
-//!   loading without it would quietly load what the user asked to transform;
 //! - **a mistake**: a key close to a setting or an alias (a typo, another letter case), or a
 //!   key that belongs in another section (`target_schema` outside `schema_mapping`, settings
 //!   nested under `config`, `key_properties` that belong in the SCHEMA message): a config error
@@ -22,9 +20,6 @@
 use serde_json::Value;
 
 use super::spec::{find_setting, IGNORED_PEER_KEYS, SETTINGS};
-
-/// Keys of features not implemented yet: ignoring them would load the data untransformed.
-const UNSUPPORTED: &[&str] = &["stream_maps", "stream_map_config", "faker_config"];
 
 /// Keys that are settings of another section, and where they belong.
 const NESTED_ELSEWHERE: &[(&str, &str)] = &[
@@ -60,8 +55,6 @@ const NESTED_ELSEWHERE: &[(&str, &str)] = &[
 pub(super) enum UnknownKey {
     /// A peer's key that means nothing here: one info line.
     Ignored,
-    /// A feature we do not have (stream maps), given a value that asks for it.
-    Unsupported,
     /// A mistake: what to say after `unknown setting "<key>": `.
     Mistake(String),
     /// Far from everything we know: one warning.
@@ -72,13 +65,6 @@ pub(super) enum UnknownKey {
 pub(super) fn classify(key: &str, value: &Value) -> UnknownKey {
     if IGNORED_PEER_KEYS.contains(&key) {
         return UnknownKey::Ignored;
-    }
-    if UNSUPPORTED.contains(&key) {
-        return if is_empty(value) {
-            UnknownKey::Ignored
-        } else {
-            UnknownKey::Unsupported
-        };
     }
     if let Some((_, advice)) = NESTED_ELSEWHERE.iter().find(|(k, _)| *k == key) {
         return UnknownKey::Mistake((*advice).to_string());
@@ -98,33 +84,6 @@ pub(super) fn classify(key: &str, value: &Value) -> UnknownKey {
     match closest_setting(key) {
         Some(name) => UnknownKey::Mistake(format!("did you mean \"{name}\"?")),
         None => UnknownKey::Unknown,
-    }
-}
-
-/// The message for the stream-map keys of one source (at least one).
-pub(super) fn unsupported_message(keys: &[&str]) -> String {
-    let quoted: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
-    format!(
-        "stream maps are not supported yet ({}): the data would load untransformed; remove \
-         {}, or apply the maps in the tap (Meltano SDK taps take stream_maps too) or with a \
-         mapper plugin such as meltano-map-transformer",
-        quoted.join(", "),
-        if keys.len() == 1 {
-            "the key"
-        } else {
-            "these keys"
-        }
-    )
-}
-
-/// `null`, `{}`, `[]` or `""`: asks for nothing.
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Object(map) => map.is_empty(),
-        Value::Array(items) => items.is_empty(),
-        Value::String(text) => text.trim().is_empty(),
-        _ => false,
     }
 }
 
@@ -229,23 +188,6 @@ mod tests {
             "dialect+driver",
         ] {
             assert_eq!(classify(key, &json!(1)), UnknownKey::Ignored, "{key}");
-        }
-    }
-
-    #[test]
-    fn stream_maps_that_ask_for_something_are_unsupported_empty_ones_are_not() {
-        let maps = json!({"users": {"email": "md5(email)"}});
-        assert_eq!(classify("stream_maps", &maps), UnknownKey::Unsupported);
-        assert_eq!(
-            classify("stream_map_config", &json!({"salt": "x"})),
-            UnknownKey::Unsupported
-        );
-        assert_eq!(
-            classify("faker_config", &json!({"seed": 1})),
-            UnknownKey::Unsupported
-        );
-        for empty in [json!(null), json!({}), json!([]), json!("")] {
-            assert_eq!(classify("stream_maps", &empty), UnknownKey::Ignored);
         }
     }
 

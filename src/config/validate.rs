@@ -4,6 +4,7 @@
 //! Values that would be unsafe as given are bounded here (durations to a day, parallelism to
 //! 64, flattening to 32 levels), so the rest of the program can use them without checks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,6 +12,7 @@ use serde_json::Value;
 use super::raw::{type_error, RawConfig};
 use super::{InvalidRecords, LoadMethod, Settings};
 use crate::error::{Error, Result};
+use crate::maps::StreamMaps;
 
 impl RawConfig {
     /// Validates everything into [`Settings`]; `mage_mode` comes from the command line.
@@ -67,6 +69,7 @@ impl RawConfig {
                 .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
             flattening_max_level: self.flattening_max_level()?,
             constant_columns: self.constant_columns()?,
+            stream_maps: self.stream_maps()?,
             mage_mode,
         })
     }
@@ -151,6 +154,26 @@ impl RawConfig {
                 &sourced.origin,
             )),
         }
+    }
+
+    /// `stream_maps` and `stream_map_config`: every expression parsed and checked now, so
+    /// that a refused one stops the run before any input is read.
+    fn stream_maps(&self) -> Result<Option<Arc<StreamMaps>>> {
+        let stream_maps = self.get("stream_maps");
+        let config = self.get("stream_map_config");
+        for (name, sourced) in [("stream_maps", stream_maps), ("stream_map_config", config)] {
+            if let Some(sourced) = sourced.filter(|s| !s.value.is_object()) {
+                return Err(type_error(
+                    name,
+                    "an object",
+                    &sourced.value,
+                    &sourced.origin,
+                ));
+            }
+        }
+        StreamMaps::from_settings(stream_maps.map(|s| &s.value), config.map(|s| &s.value))
+            .map(|maps| maps.map(Arc::new))
+            .map_err(|message| Error::config(message, self.origin("stream_maps")))
     }
 
     /// pipelinewise's `schema_mapping`: (source schema, target schema) pairs.

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use crate::config::InvalidRecords;
 use crate::error::{Error, Result};
 use crate::load::dead_letter::Rejected;
+use crate::load::route::Route;
 use crate::load::Loader;
 use crate::protocol::batch::{open_batch_file, path_of_file_url, url_for_messages};
 use crate::protocol::message::{BatchMessage, RecordBody, RecordMessage};
@@ -34,7 +35,8 @@ impl Loader<'_> {
             manifest,
         } = batch;
         self.open_from_catalog(&stream, line)?;
-        if !self.streams.contains_key(&stream) {
+        let route = self.routes.get(&stream).cloned();
+        if route.is_none() && !self.streams.contains_key(&stream) {
             return Err(Error::Stream {
                 line,
                 stream,
@@ -61,20 +63,22 @@ impl Loader<'_> {
             let reader = open_batch_file(&path, compression)
                 .map_err(|message| file_error(file.clone(), message))?;
             log::debug!("line {line}: loading BATCH file {file} into stream \"{stream}\"");
-            if !self.load_batch_file(reader, line, &stream, &file)? {
+            if !self.load_batch_file(reader, line, &stream, &file, route.as_deref())? {
                 return Ok(());
             }
         }
         Ok(())
     }
 
-    /// Loads every line of one BATCH file; false when a stop signal cut it short.
+    /// Loads every line of one BATCH file (through the stream's route, when stream maps
+    /// route it); false when a stop signal cut it short.
     fn load_batch_file(
         &mut self,
         mut reader: LineReader,
         line: u64,
         stream: &str,
         file: &str,
+        route: Option<&Route>,
     ) -> Result<bool> {
         loop {
             if self.shutdown.requested() {
@@ -111,22 +115,39 @@ impl Loader<'_> {
                 file,
                 file_line,
             };
-            self.on_batch_record(text, &at)?;
+            self.on_batch_record(text, &at, route)?;
         }
     }
 
-    /// Loads one line of a BATCH file as a record; a bad one is handled by `invalid_records`.
-    fn on_batch_record(&mut self, text: &str, at: &BatchLine<'_>) -> Result<()> {
-        let message = RecordMessage {
-            stream: Cow::Borrowed(at.stream),
-            record: RecordBody::Line(text),
-            version: None,
-            time_extracted: None,
-            sequence: None,
+    /// Loads one line of a BATCH file as a record; a bad one is handled by `invalid_records`
+    /// (a routed one as the map made it, see [`Loader::on_routed_batch_line`]).
+    fn on_batch_record(
+        &mut self,
+        text: &str,
+        at: &BatchLine<'_>,
+        route: Option<&Route>,
+    ) -> Result<()> {
+        let outcome = match route {
+            Some(route) => self.on_routed_batch_line(route, at.stream, text, at.line),
+            None => {
+                let message = RecordMessage {
+                    stream: Cow::Borrowed(at.stream),
+                    record: RecordBody::Line(text),
+                    version: None,
+                    time_extracted: None,
+                    sequence: None,
+                };
+                self.load_record(message, at.line, text)
+            }
         };
-        match self.load_record(message, at.line, text) {
+        let mapping_failed = route.is_some() && matches!(outcome, Err(Error::Stream { .. }));
+        match outcome {
             // Errors about the line (not the database's) are told with the file and its line.
-            Err(error) if error.is_invalid_record() || matches!(error, Error::Input { .. }) => {
+            Err(error)
+                if error.is_invalid_record()
+                    || mapping_failed
+                    || matches!(error, Error::Input { .. }) =>
+            {
                 let error = Error::BatchRecord {
                     line: at.line,
                     stream: at.stream.to_string(),
@@ -135,6 +156,7 @@ impl Loader<'_> {
                     source: Box::new(error),
                 };
                 if error.is_invalid_record()
+                    && route.is_none()
                     && self.settings.invalid_records != InvalidRecords::Fail
                 {
                     let rejected = Rejected::BatchLine {

@@ -31,11 +31,12 @@ const SET_ASIDE_LOGGED: u64 = 20;
 pub enum Rejected<'a> {
     /// A RECORD message: its whole line.
     Message(&'a str),
-    /// A line of a BATCH file: the bare record and the BATCH's stream.
+    /// A bare record and its stream: a line of a BATCH file, or a record as stream maps
+    /// made it (never as it came: what a map removes or hashes is not stored).
     BatchLine {
-        /// The BATCH's stream.
+        /// The record's stream.
         stream: &'a str,
-        /// The line, a bare record.
+        /// The bare record.
         record: &'a str,
     },
 }

@@ -41,6 +41,7 @@ mod budget;
 mod commit;
 mod dead_letter;
 mod record;
+mod route;
 pub mod row_buffer;
 mod schema;
 pub mod stream;
@@ -50,6 +51,7 @@ pub mod write_plan;
 
 use budget::Budget;
 use dead_letter::DeadLetters;
+use route::{Route, Unloaded};
 use stream::Stream;
 use summary::{CommittedTotals, Progress, Summary};
 use table::{TableModel, Tables};
@@ -97,6 +99,12 @@ struct Loader<'s> {
     tables: Tables,
     /// Every stream with a SCHEMA, by name.
     streams: FastMap<String, Stream>,
+    /// Streams that stream maps load as other streams (or not at all), by the tap's name.
+    routes: FastMap<String, Arc<Route>>,
+    /// Records routes did not load, by the tap's stream name.
+    unloaded: FastMap<String, Unloaded>,
+    /// The `stream_maps` keys that matched a stream of the run (None: no SCHEMA yet).
+    matched_keys: Option<std::collections::HashSet<String>>,
     /// The flush workers.
     workers: Workers,
     /// Holds states until what came before them is committed.
@@ -172,6 +180,9 @@ impl<'s> Loader<'s> {
             lock_watch,
             tables: Tables::default(),
             streams: FastMap::default(),
+            routes: FastMap::default(),
+            unloaded: FastMap::default(),
+            matched_keys: None,
             workers,
             tracker,
             totals,
@@ -243,7 +254,10 @@ impl<'s> Loader<'s> {
                     self.tracker.push_state(self.records_read, value.get())?
                 }
                 Message::ActivateVersion { stream, version } => {
-                    self.on_activate_version(&stream, version, line)?;
+                    match self.routes.get(&stream).cloned() {
+                        Some(route) => self.routed_activate_version(&route, version, line)?,
+                        None => self.on_activate_version(&stream, version, line)?,
+                    }
                 }
                 Message::Batch(batch) => self.on_batch(batch, line)?,
                 Message::Ignored { kind } => log::debug!("line {line}: {kind} message skipped"),
@@ -324,6 +338,7 @@ impl<'s> Loader<'s> {
     /// carried DDL for, wait for the workers, run `after_run_sql`, and sum the run up.
     fn finish(mut self, started: Instant) -> Result<Summary> {
         self.flush_all()?;
+        self.log_unloaded();
         if !self.settings.after_run_sql.is_empty() {
             self.reconnect_if_closed()?;
         }

@@ -6,6 +6,8 @@
 //! BATCH file lines and dead-letter rows take the same path from [`Loader::load_record`]
 //! and [`Loader::encode_walked`] on.
 
+use std::sync::Arc;
+
 use crate::config::InvalidRecords;
 use crate::db::workers::Workers;
 use crate::encode::time::{micros_to_rfc3339, now_postgres_micros};
@@ -14,6 +16,7 @@ use crate::error::{excerpt, Error, Result};
 use crate::fast_hash::FastMap;
 use crate::load::budget::{Budget, RecordRoom};
 use crate::load::dead_letter::Rejected;
+use crate::load::route::Route;
 use crate::load::stream::{Envelope, RecordError, RecordMeta, Stream, StreamSlots};
 use crate::load::table::Tables;
 use crate::load::write_plan::WritePolicy;
@@ -28,6 +31,7 @@ impl Loader<'_> {
     pub(super) fn parse_line<'l>(&mut self, text: &'l str, line: u64) -> Result<Message<'l>> {
         let mut slots = SlotFiller {
             streams: Some(&mut self.streams),
+            routes: &self.routes,
             current: None,
             tables: &self.tables,
             policy: self.policy,
@@ -43,6 +47,12 @@ impl Loader<'_> {
         line: u64,
         text: &str,
     ) -> Result<()> {
+        if self.settings.stream_maps.is_some() {
+            self.open_from_catalog(message.stream.as_ref(), line)?;
+            if let Some(route) = self.routes.get(message.stream.as_ref()).cloned() {
+                return self.on_routed_record(route, message, line, text);
+            }
+        }
         match self.load_record(message, line, text) {
             Err(error)
                 if error.is_invalid_record()
@@ -226,6 +236,8 @@ fn stream_of<'a>(streams: &'a mut FastMap<String, Stream>, name: &str) -> Result
 struct SlotFiller<'a> {
     /// Taken by the one stream the line names.
     streams: Option<&'a mut FastMap<String, Stream>>,
+    /// Streams that stream maps load as others: walked only into a direct output.
+    routes: &'a FastMap<String, Arc<Route>>,
     current: Option<StreamSlots<'a>>,
     tables: &'a Tables,
     policy: WritePolicy,
@@ -234,10 +246,18 @@ struct SlotFiller<'a> {
 
 impl RecordSlots for SlotFiller<'_> {
     fn begin(&mut self, stream: &str) -> bool {
+        let name = match self.routes.get(stream) {
+            None => stream,
+            Some(route) => match route.direct_output() {
+                Some(output) => output,
+                // Mapped records are parsed whole, then mapped.
+                None => return false,
+            },
+        };
         let Some(stream) = self
             .streams
             .take()
-            .and_then(|streams| streams.get_mut(stream))
+            .and_then(|streams| streams.get_mut(name))
         else {
             return false;
         };

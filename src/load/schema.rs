@@ -41,6 +41,16 @@ impl Loader<'_> {
         if let Some(catalog) = self.catalog {
             catalog.apply(&mut message);
         }
+        match self.settings.stream_maps.clone() {
+            Some(maps) if message.stream != REJECTS_STREAM => {
+                self.route_schema(&maps, message, line)
+            }
+            _ => self.open_stream(message, line),
+        }
+    }
+
+    /// Opens (or replaces) the stream of a SCHEMA as it is to be loaded.
+    pub(super) fn open_stream(&mut self, message: SchemaMessage, line: u64) -> Result<()> {
         if self
             .streams
             .get(&message.stream)

@@ -93,6 +93,8 @@ pub struct Stream {
     pub flattened: HashSet<String>,
     /// Flushes submitted so far (the first ones are kept small, see the loader).
     pub flushes: u32,
+    /// Properties stream maps remove: skipped without a warning.
+    pub dropped: Vec<String>,
     plan: Option<WritePlan>,
     slots: Vec<Option<(usize, usize)>>,
     field_bounds: Vec<(usize, usize)>,
@@ -131,6 +133,7 @@ impl Stream {
             ignored_values: 0,
             flattened: schema.flattened,
             flushes: 0,
+            dropped: Vec::new(),
             plan: None,
             slots: Vec::new(),
             field_bounds: Vec::new(),
@@ -291,6 +294,9 @@ impl Stream {
 
     /// Counts (and warns once about) a property the schema does not have.
     fn note_unknown(&mut self, property: &str) {
+        if !self.dropped.is_empty() && self.dropped.iter().any(|d| d == property) {
+            return;
+        }
         self.ignored_values += 1;
         if !self.unknown_properties.contains(property) {
             log::warn!(

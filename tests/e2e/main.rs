@@ -27,6 +27,7 @@ mod errors;
 mod invalid;
 mod loading;
 mod mage;
+mod maps;
 mod memory;
 mod mistakes;
 mod names;

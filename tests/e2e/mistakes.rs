@@ -1,6 +1,6 @@
 //! A new user's mistakes (issue 14): each one stops the run with the right exit code (2 for
 //! a config mistake, 1 for a failed load) and says what to fix — a typo in a key, a key of
-//! another section, stream maps, no password for a server that asks for one, a tap logging
+//! another section, no password for a server that asks for one, a tap logging
 //! to stdout — and what a run changes or retries is logged with its cause: pooled
 //! connections that fail name the SQLSTATE and the server's message, and every schema change
 //! gets one info line.
@@ -107,34 +107,6 @@ fn unknown_keys_far_from_every_setting_still_only_warn() {
         1,
         "{out}"
     );
-    assert_eq!(schema.count("items"), 1);
-}
-
-#[test]
-fn stream_maps_stop_the_run_saying_they_are_not_supported_yet() {
-    let schema = TestSchema::new("stream_maps");
-    let maps = json!({"items": {"email": "md5(email)", "__else__": null}});
-    let out = assert_config_error(
-        &merged(
-            base_config(&schema),
-            json!({"stream_maps": maps, "stream_map_config": {"salt": "s"}}),
-        ),
-        &[
-            "stream maps are not supported yet (\"stream_maps\", \"stream_map_config\")",
-            "the data would load untransformed",
-            "meltano-map-transformer",
-        ],
-    );
-    assert!(out.stderr_lines_with("has no meaning").is_empty(), "{out}");
-    assert!(!schema.exists());
-    // faker_config only parameterises stream maps: the same decision.
-    assert_config_error(
-        &merged(base_config(&schema), json!({"faker_config": {"seed": 1}})),
-        &["stream maps are not supported yet (\"faker_config\")"],
-    );
-    // An empty map asks for nothing: the run loads.
-    let out = run_target(&schema, json!({"stream_maps": {}}), &small_input("items"));
-    out.assert_success();
     assert_eq!(schema.count("items"), 1);
 }
 
