@@ -168,10 +168,6 @@ impl<'s> Loader<'s> {
             budget.spare_capacity_max(),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
         );
-        let naming = NamingOptions {
-            lower_case: settings.lower_case,
-            allow_reserved_words: settings.allow_reserved_words,
-        };
         Ok(Loader {
             settings,
             catalog,
@@ -188,26 +184,9 @@ impl<'s> Loader<'s> {
             totals,
             records_read: 0,
             stats: EncodeStats::default(),
-            options: EncodeOptions {
-                sanitize_nul: settings.sanitize_null_text_characters,
-                parse_json_strings: settings.mage_mode,
-                // Set per column, for arrays of objects (see load::stream).
-                json_string_elements: false,
-            },
-            column_options: ColumnOptions {
-                naming,
-                flattening_max_level: settings.flattening_max_level,
-                add_record_metadata: settings.add_record_metadata,
-                mage_columns: settings.mage_mode,
-                constant_columns: &settings.constant_columns,
-            },
-            target_options: TargetOptions {
-                naming,
-                schema: &settings.schema,
-                schema_mapping: &settings.schema_mapping,
-                table: settings.table.as_deref(),
-                stream_name_split: settings.stream_name_split,
-            },
+            options: encode_options(settings),
+            column_options: column_options(settings),
+            target_options: target_options(settings),
             policy: WritePolicy {
                 load_method: settings.load_method,
                 hard_delete: settings.hard_delete,
@@ -395,6 +374,46 @@ impl<'s> Loader<'s> {
             summary.streams.push((name.clone(), stream_totals));
         }
         Ok(summary)
+    }
+}
+
+/// How values are encoded, from the settings.
+fn encode_options(settings: &Settings) -> EncodeOptions {
+    EncodeOptions {
+        sanitize_nul: settings.sanitize_null_text_characters,
+        parse_json_strings: settings.mage_mode,
+        // Set per column, for arrays of objects (see load::stream).
+        json_string_elements: false,
+    }
+}
+
+/// How property names become column names, from the settings.
+fn naming_options(settings: &Settings) -> NamingOptions {
+    NamingOptions {
+        lower_case: settings.lower_case,
+        allow_reserved_words: settings.allow_reserved_words,
+    }
+}
+
+/// How a SCHEMA becomes columns, from the settings.
+fn column_options(settings: &Settings) -> ColumnOptions<'_> {
+    ColumnOptions {
+        naming: naming_options(settings),
+        flattening_max_level: settings.flattening_max_level,
+        add_record_metadata: settings.add_record_metadata,
+        mage_columns: settings.mage_mode,
+        constant_columns: &settings.constant_columns,
+    }
+}
+
+/// How a stream name becomes a table, from the settings.
+fn target_options(settings: &Settings) -> TargetOptions<'_> {
+    TargetOptions {
+        naming: naming_options(settings),
+        schema: &settings.schema,
+        schema_mapping: &settings.schema_mapping,
+        table: settings.table.as_deref(),
+        stream_name_split: settings.stream_name_split,
     }
 }
 
