@@ -326,6 +326,25 @@ fn assert_names_the_holder(warning: &str, holder: &LockHolder, visible: bool) {
     }
 }
 
+/// Loads as `role` while another session holds `mode` on the table for at least 2 s, with a
+/// 1 s lock-wait threshold; asserts the load is exact and returns the one lock-wait warning
+/// and the holder it must name.
+fn load_under_a_held_lock(role: &TimeoutRole, mode: &str) -> (String, LockHolder) {
+    let table = role.schema.table("t");
+    let mut holder = LockHolder::lock(&table, mode);
+    let config = role.config(json!({"lock_wait_warning_seconds": 1}));
+    let (child, _config, lines) = start_load(&config, &load_input());
+    let seen = lines_until(&lines, "waits for");
+    holder.release_after(Duration::from_secs(2));
+    let (code, stdout, stderr) = finish_load(child, lines, seen);
+    let text = stderr.join("\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert_loaded(role, &stdout);
+    let warnings: Vec<&String> = stderr.iter().filter(|l| l.contains("waits for")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    (warnings[0].clone(), holder)
+}
+
 #[test]
 fn a_role_with_a_200ms_statement_timeout_loads_while_another_session_locks_the_table_2s() {
     let role = TimeoutRole::new("timeouts_access_exclusive");
@@ -333,19 +352,8 @@ fn a_role_with_a_200ms_statement_timeout_loads_while_another_session_locks_the_t
     role.schema
         .execute(&format!("GRANT pg_read_all_stats TO {}", role.name));
     let table = role.schema.table("t");
-    let mut holder = LockHolder::lock(&table, "ACCESS EXCLUSIVE");
-    let config = role.config(json!({"lock_wait_warning_seconds": 1}));
-    let (child, _config, lines) = start_load(&config, &load_input());
     // The reader's first look at the table waits for the lock; its warning comes after 1 s.
-    let seen = lines_until(&lines, "waits for");
-    holder.release_after(Duration::from_secs(2));
-    let (code, stdout, stderr) = finish_load(child, lines, seen);
-    let text = stderr.join("\n");
-    assert_eq!(code, Some(0), "{text}");
-    assert_loaded(&role, &stdout);
-    let warnings: Vec<&String> = stderr.iter().filter(|l| l.contains("waits for")).collect();
-    assert_eq!(warnings.len(), 1, "{text}");
-    let warning = warnings[0];
+    let (warning, holder) = load_under_a_held_lock(&role, "ACCESS EXCLUSIVE");
     assert!(
         warning.starts_with(&format!(
             "WARN  reading the catalog for table {table} has run for"
@@ -356,7 +364,7 @@ fn a_role_with_a_200ms_statement_timeout_loads_while_another_session_locks_the_t
         warning.contains(&format!("waits for AccessShareLock on {table}")),
         "{warning}"
     );
-    assert_names_the_holder(warning, &holder, true);
+    assert_names_the_holder(&warning, &holder, true);
 }
 
 #[test]
@@ -364,18 +372,7 @@ fn a_flush_waiting_for_a_lock_is_reported_once_naming_table_and_holder() {
     let role = TimeoutRole::new("timeouts_flush_waits");
     let table = role.schema.table("t");
     // EXCLUSIVE lets the reader's catalog read through and stops the flush's COPY.
-    let mut holder = LockHolder::lock(&table, "EXCLUSIVE");
-    let config = role.config(json!({"lock_wait_warning_seconds": 1}));
-    let (child, _config, lines) = start_load(&config, &load_input());
-    let seen = lines_until(&lines, "waits for");
-    holder.release_after(Duration::from_secs(2));
-    let (code, stdout, stderr) = finish_load(child, lines, seen);
-    let text = stderr.join("\n");
-    assert_eq!(code, Some(0), "{text}");
-    assert_loaded(&role, &stdout);
-    let warnings: Vec<&String> = stderr.iter().filter(|l| l.contains("waits for")).collect();
-    assert_eq!(warnings.len(), 1, "{text}");
-    let warning = warnings[0];
+    let (warning, holder) = load_under_a_held_lock(&role, "EXCLUSIVE");
     assert!(
         warning.starts_with(&format!(
             "WARN  flush of table {table} (stream \"t\") has run for"
@@ -387,7 +384,7 @@ fn a_flush_waiting_for_a_lock_is_reported_once_naming_table_and_holder() {
         "{warning}"
     );
     assert!(warning.ends_with("; it keeps waiting"), "{warning}");
-    assert_names_the_holder(warning, &holder, false);
+    assert_names_the_holder(&warning, &holder, false);
 }
 
 #[test]
