@@ -24,7 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("fast_hash", &[]),
     ("shutdown", &[]),
     // Stream maps: the expression language and the per-stream plans, over JSON alone.
-    ("maps", &[]),
+    // Stream maps: JSON text and values; records are split with the walker's borrowed keys.
+    ("maps", &["protocol"]),
     // Settings: the one table of keys, validated (stream maps checked at start-up).
     ("config", &["error", "maps", "percent"]),
     // Logging knows only how to write lines (the summary lives with the load).

@@ -9,8 +9,10 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+use crate::protocol::walk::Key;
 
 use super::defs::{MapDef, PropDef};
 use super::eval::{evaluate, Env, Properties};
@@ -91,34 +93,13 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
         let mut out: Self::Value = Vec::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            match out.iter_mut().find(|(k, _)| *k == key.0) {
+            let key = key.into_cow();
+            match out.iter_mut().find(|(k, _)| *k == key) {
                 Some(entry) => entry.1 = value,
-                None => out.push((key.0, value)),
+                None => out.push((key, value)),
             }
         }
         Ok(out)
-    }
-}
-
-/// An object key, borrowed from the input unless it had escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
