@@ -70,6 +70,8 @@ pub struct Settings {
     pub flush_chunk_bytes: usize,
     /// Flush workers and pooled connections.
     pub max_parallelism: usize,
+    /// Flushes of one table at once, each on its own connection (`lanes`, resolved).
+    pub lanes: usize,
     /// A full stream flushes every stream.
     pub flush_all_streams: bool,
     /// Time between progress lines (zero: one at every check).

@@ -94,6 +94,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("max_batch_age_seconds", [], Integer, "60", false, "No buffered row (and so no state waiting for it) waits longer than this before a flush."),
     setting!("flush_chunk_mb", [], Integer, "4", false, "A stream's buffer also flushes once it holds this many MB, even below batch_size_rows, so that encoding the next rows overlaps the COPY of these (at least 1; at most a quarter of maximum_batch_size_mb is used)."),
     setting!("max_parallelism", ["parallelism"], Integer, "4", false, "Concurrent flushes = pooled connections; 0 or -1 mean automatic."),
+    setting!("lanes", [], Integer, "0", false, "Flushes of one table that may run at once, each on its own connection (at most max_parallelism): rows of a keyed stream go to a lane by a hash of their key, so every version of a key stays in input order; rows without keys take turns by chunk. 1: one flush at a time per table; 0: automatic (max_parallelism, at most this machine's cores, at least 2)."),
     setting!("flush_all_streams", [], Boolean, "false", false, "A full stream flushes every stream."),
     setting!("progress_interval_seconds", [], Integer, "5", false, "Seconds between progress lines during a load (0: a line at every check)."),
     setting!("lock_wait_warning_seconds", [], Integer, "5", false, "A flush or catalog read that has run this long while waiting for a lock held by another session logs one warning naming the table and the blocking sessions."),

@@ -28,6 +28,7 @@ impl RawConfig {
         let maximum_batch_size_mb = self.positive("maximum_batch_size_mb", 100)?;
         let flush_chunk_mb = self.positive("flush_chunk_mb", 4)?;
         let max_parallelism = self.max_parallelism()?;
+        let lanes = self.lanes(max_parallelism)?;
         Ok(Settings {
             connection,
             schema: self
@@ -43,6 +44,7 @@ impl RawConfig {
             max_batch_age,
             flush_chunk_bytes: flush_chunk_mb.saturating_mul(1024 * 1024),
             max_parallelism,
+            lanes,
             flush_all_streams: self.boolean("flush_all_streams")?.unwrap_or(false),
             progress_interval: Duration::from_secs(
                 self.non_negative("progress_interval_seconds", 5)?
@@ -113,6 +115,37 @@ impl RawConfig {
                 .clamp(2, 16),
             n => usize::try_from(n).unwrap_or(16).min(64),
         })
+    }
+
+    /// `lanes`: 0 (the default) means as many as `max_parallelism` allows, but no more than
+    /// this machine's cores (and at least 2): each lane keeps a server backend busy, and a
+    /// loader on a small machine usually talks to a server no bigger. More lanes than
+    /// connections could never run at once, so asking for them is an error.
+    fn lanes(&self, max_parallelism: usize) -> Result<usize> {
+        match self.integer("lanes")?.unwrap_or(0) {
+            0 => Ok(std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(2, 8)
+                .min(max_parallelism)),
+            n if n < 0 => Err(Error::config(
+                format!("\"lanes\" must be 0 (automatic) or a positive number, got {n}"),
+                self.origin("lanes"),
+            )),
+            n => {
+                let lanes = usize::try_from(n).unwrap_or(usize::MAX);
+                if lanes > max_parallelism {
+                    return Err(Error::config(
+                        format!(
+                            "\"lanes\" is {lanes} but \"max_parallelism\" is {max_parallelism}: \
+                             each lane needs a connection of its own; raise max_parallelism or \
+                             lower lanes"
+                        ),
+                        self.origin("lanes"),
+                    ));
+                }
+                Ok(lanes)
+            }
+        }
     }
 
     /// `data_flattening_max_level` (0 to 32), unless Meltano's `flattening_enabled` is false.
@@ -246,6 +279,29 @@ mod tests {
             err.to_string().contains("\"progress_interval_seconds\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lanes_default_to_what_the_connections_and_cores_allow_and_never_exceed_the_connections() {
+        let settings = raw(json!({})).validate(false).unwrap();
+        assert!((2..=settings.max_parallelism).contains(&settings.lanes));
+        let settings = raw(json!({"max_parallelism": 1})).validate(false).unwrap();
+        assert_eq!(settings.lanes, 1);
+        let settings = raw(json!({"lanes": 1})).validate(false).unwrap();
+        assert_eq!(settings.lanes, 1);
+        let settings = raw(json!({"lanes": 3, "max_parallelism": 3}))
+            .validate(false)
+            .unwrap();
+        assert_eq!(settings.lanes, 3);
+        let err = raw(json!({"lanes": 5, "max_parallelism": 4}))
+            .validate(false)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("\"max_parallelism\" is 4"),
+            "{err}"
+        );
+        let err = raw(json!({"lanes": -1})).validate(false).unwrap_err();
+        assert!(err.to_string().contains("\"lanes\""), "{err}");
     }
 
     #[test]

@@ -61,8 +61,14 @@ pub struct DirectCopy {
 /// A batch of one stream, ready to be written.
 #[derive(Debug)]
 pub struct FlushJob {
-    /// Jobs with the same table id commit in submission order.
+    /// Jobs with the same table id and lane commit in submission order.
     pub table_id: usize,
+    /// The lane of the table the job runs in: jobs of different lanes of one table may run
+    /// at once, on their own connections.
+    pub lane: usize,
+    /// A barrier runs alone: after every job of its table submitted before it, and before
+    /// any submitted after it (DDL, the first flush of a new table generation, statements).
+    pub barrier: bool,
     /// Quoted, qualified table name (for messages).
     pub table: String,
     /// The schema and table names, unquoted (for Mage's log tags).
@@ -118,6 +124,15 @@ impl FlushJob {
         }
     }
 
+    /// The job in `lane`; a barrier still when it carries DDL or `barrier` says so.
+    pub fn in_lane(self, lane: usize, barrier: bool) -> FlushJob {
+        FlushJob {
+            lane,
+            barrier: barrier || !self.ddl.is_empty(),
+            ..self
+        }
+    }
+
     /// Runs the job on a pooled connection, replaying it on transient failures; `watch`
     /// reports it if it waits for a lock.
     pub fn run(&self, pool: &Pool, watch: &LockWatch) -> Result<FlushCounts> {
@@ -141,10 +156,11 @@ impl FlushJob {
             match outcome {
                 Ok(counts) => {
                     log::debug!(
-                        "flushed {} rows of stream \"{}\" into {} in {:?}",
+                        "flushed {} rows of stream \"{}\" into {} (lane {}) in {:?}",
                         self.row_count,
                         self.stream,
                         self.table,
+                        self.lane,
                         started.elapsed()
                     );
                     return Ok(counts);

@@ -3,13 +3,17 @@
 //! The workers know nothing of states, totals or logs: whoever starts them passes an
 //! [`OnCommit`] callback, run once for every committed job before the job counts as done.
 //!
-//! Jobs of different tables run in parallel; jobs of one table run one at a time, in the
-//! order they were submitted, so a stream's flushes commit in input order and DDL attached
-//! to a flush runs before the rows encoded for it. Submitting blocks only while the bytes
-//! queued and in flight exceed the memory bound: that is the backpressure that keeps memory
-//! flat while the reader runs ahead of the database.
+//! Jobs of different tables run in parallel, and so do jobs of different lanes of one table;
+//! jobs of one lane run one at a time, in the order they were submitted, so every version of
+//! a key (always in the same lane) commits in input order. A barrier job (DDL, statements,
+//! the first flush of a new table generation) runs alone: after every job of its table
+//! submitted before it and before any submitted after it, so DDL runs once before the rows
+//! encoded for it, on any lane. Submitting blocks only while the bytes queued and in flight
+//! exceed the memory bound, or while the table already has a job waiting for each lane:
+//! that is the backpressure that keeps memory flat while the reader runs ahead of the
+//! database.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -43,10 +47,14 @@ struct Shared {
 
 #[derive(Default)]
 struct Queue {
-    waiting: HashMap<usize, VecDeque<FlushJob>>,
-    /// Tables with waiting jobs and none running, in the order they became ready.
-    ready: VecDeque<usize>,
-    running: HashSet<usize>,
+    /// Each table's jobs, waiting and running.
+    tables: HashMap<usize, TableJobs>,
+    /// Tables with waiting jobs, in turn (a table is here exactly when it has some).
+    turns: VecDeque<usize>,
+    /// Jobs waiting per table before `submit` blocks: one per lane.
+    lanes: usize,
+    /// Jobs running.
+    running: usize,
     /// Bytes of jobs queued or running.
     pending_bytes: usize,
     pending_jobs: usize,
@@ -60,20 +68,34 @@ struct Queue {
     failure: Option<Error>,
 }
 
+/// One table's jobs.
+#[derive(Default)]
+struct TableJobs {
+    /// Waiting, in submission order.
+    waiting: VecDeque<FlushJob>,
+    /// Lanes with a job running.
+    running_lanes: Vec<usize>,
+    /// Whether a barrier job is running.
+    barrier_running: bool,
+}
+
 impl Workers {
-    /// Starts `threads` workers on `pool`, watched by `lock_watch`; `max_bytes` bounds the
-    /// bytes queued and in flight, and a finished job's row buffer is kept for reuse when its
-    /// capacity is at most `spare_capacity_max`.
+    /// Starts `threads` workers on `pool`, watched by `lock_watch`, running up to `lanes`
+    /// jobs of a table at once; `max_bytes` bounds the bytes queued and in flight, and a
+    /// finished job's row buffer is kept for reuse when its capacity is at most
+    /// `spare_capacity_max`.
     pub fn start(
         pool: Pool,
         lock_watch: Arc<LockWatch>,
         threads: usize,
-        max_bytes: usize,
-        spare_capacity_max: usize,
+        lanes: usize,
+        bounds: (usize, usize),
         on_commit: OnCommit,
     ) -> Workers {
+        let (max_bytes, spare_capacity_max) = bounds;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
+                lanes: lanes.max(1),
                 max_bytes,
                 spare_capacity_max,
                 ..Queue::default()
@@ -109,15 +131,15 @@ impl Workers {
         let table = job.table_id;
         let mut queue = self.shared.lock();
         // Wait while the memory bound is reached, or while this table already has a job
-        // waiting behind the running one: a table's jobs run one at a time, so a deeper
-        // queue for it would only hold memory, not speed anything up.
+        // waiting for each of its lanes: a deeper queue for it would only hold memory, not
+        // speed anything up.
         while queue.failure.is_none()
             && queue.pending_jobs > 0
             && (queue.pending_bytes + bytes > queue.max_bytes
                 || queue
-                    .waiting
+                    .tables
                     .get(&table)
-                    .is_some_and(|jobs| !jobs.is_empty()))
+                    .is_some_and(|jobs| jobs.waiting.len() >= queue.lanes))
         {
             queue = self.shared.wait(&self.shared.done, queue);
         }
@@ -131,10 +153,10 @@ impl Workers {
         }
         queue.pending_bytes += bytes;
         queue.pending_jobs += 1;
-        let jobs = queue.waiting.entry(table).or_default();
-        jobs.push_back(job);
-        if jobs.len() == 1 && !queue.running.contains(&table) {
-            queue.ready.push_back(table);
+        let jobs = queue.tables.entry(table).or_default();
+        jobs.waiting.push_back(job);
+        if jobs.waiting.len() == 1 {
+            queue.turns.push_back(table);
         }
         drop(queue);
         self.shared.work.notify_one();
@@ -259,38 +281,95 @@ impl Shared {
                 drop(rows);
             }
             self.done.notify_all();
-            self.work.notify_one();
+            // A finished barrier may let every lane of its table start.
+            self.work.notify_all();
         }
     }
 }
 
 impl Queue {
     fn max_spares(&self) -> usize {
-        self.running.len() + 1
+        self.running + 1
     }
 
+    /// The next job that may start, taking turns between tables.
     fn take_ready_job(&mut self) -> Option<FlushJob> {
-        let table = self.ready.pop_front()?;
-        let job = self.waiting.get_mut(&table)?.pop_front()?;
-        self.running.insert(table);
-        Some(job)
+        for _ in 0..self.turns.len() {
+            let table = self.turns.pop_front()?;
+            let Some(jobs) = self.tables.get_mut(&table) else {
+                continue;
+            };
+            let job = jobs.take_startable();
+            if !jobs.waiting.is_empty() {
+                self.turns.push_back(table);
+            }
+            if job.is_some() {
+                self.running += 1;
+                return job;
+            }
+        }
+        None
     }
 
     fn complete(&mut self, job: &FlushJob, outcome: Result<()>) {
-        self.running.remove(&job.table_id);
+        if let Some(jobs) = self.tables.get_mut(&job.table_id) {
+            jobs.finished(job);
+            if jobs.waiting.is_empty() && jobs.is_idle() {
+                self.tables.remove(&job.table_id);
+            }
+        }
+        self.running = self.running.saturating_sub(1);
         self.pending_bytes = self.pending_bytes.saturating_sub(job.rows.len());
         self.pending_jobs = self.pending_jobs.saturating_sub(1);
-        if self
-            .waiting
-            .get(&job.table_id)
-            .is_some_and(|jobs| !jobs.is_empty())
-        {
-            self.ready.push_back(job.table_id);
-        }
         if let Err(error) = outcome {
             if self.failure.is_none() {
                 self.failure = Some(error);
             }
         }
+    }
+}
+
+impl TableJobs {
+    /// Takes the first waiting job that may start now: a barrier only when it is first in
+    /// line and nothing of the table runs; another job when no barrier runs or waits before
+    /// it, and no job of its lane runs or waits before it.
+    fn take_startable(&mut self) -> Option<FlushJob> {
+        if self.barrier_running {
+            return None;
+        }
+        let mut lanes_before: Vec<usize> = Vec::new();
+        let mut found = None;
+        for (index, job) in self.waiting.iter().enumerate() {
+            if job.barrier {
+                if index == 0 && self.running_lanes.is_empty() {
+                    found = Some(index);
+                }
+                break;
+            }
+            if !self.running_lanes.contains(&job.lane) && !lanes_before.contains(&job.lane) {
+                found = Some(index);
+                break;
+            }
+            lanes_before.push(job.lane);
+        }
+        let job = self.waiting.remove(found?)?;
+        if job.barrier {
+            self.barrier_running = true;
+        } else {
+            self.running_lanes.push(job.lane);
+        }
+        Some(job)
+    }
+
+    fn finished(&mut self, job: &FlushJob) {
+        if job.barrier {
+            self.barrier_running = false;
+        } else if let Some(at) = self.running_lanes.iter().position(|&l| l == job.lane) {
+            self.running_lanes.swap_remove(at);
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        !self.barrier_running && self.running_lanes.is_empty()
     }
 }

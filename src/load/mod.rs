@@ -52,6 +52,7 @@ pub mod write_plan;
 use budget::Budget;
 use dead_letter::DeadLetters;
 use route::{Route, Unloaded};
+use row_buffer::LaneChoice;
 use stream::Stream;
 use summary::{CommittedTotals, Progress, Summary};
 use table::{TableModel, Tables};
@@ -164,8 +165,8 @@ impl<'s> Loader<'s> {
             pool,
             Arc::clone(&lock_watch),
             settings.max_parallelism,
-            budget.queue_bytes(),
-            budget.spare_capacity_max(),
+            settings.lanes,
+            (budget.queue_bytes(), budget.spare_capacity_max()),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
         );
         Ok(Loader {
@@ -266,7 +267,11 @@ impl<'s> Loader<'s> {
         Ok(())
     }
 
-    /// Hands a stream's buffered rows to the workers as one flush job.
+    /// Hands a stream's buffered rows to the workers: one flush job per lane that has rows
+    /// (or one job running alone for a keyed batch too small to split). Only the first job
+    /// carries the table's queued DDL, as a barrier the other lanes wait for; each job
+    /// completes the batch for the states, which opens it once per extra job so that it
+    /// closes only when every lane has committed its part.
     fn flush_stream(&mut self, name: &str) -> Result<()> {
         let Some(stream) = self.streams.get_mut(name) else {
             return Ok(());
@@ -279,16 +284,41 @@ impl<'s> Loader<'s> {
             return Err(Error::Internal("stream without a plan has rows".into()));
         };
         self.budget.released(stream.rows.byte_len());
-        let rows = stream.rows.take();
+        let workers = &self.workers;
+        let parts = stream
+            .rows
+            .take_lanes(|| workers.spare_buffer().unwrap_or_default());
         stream.flushes = stream.flushes.saturating_add(1);
-        let ddl = table.take_flush_ddl();
-        let closes = table.batches_completed_by_flush(rows.first_seq);
-        let job = flush_job(table, &stream.name, ddl, closes, rows.lines).with_rows(
-            mode,
-            rows.rows,
-            rows.row_count,
-        );
-        self.workers.submit(job)
+        let Some(first_seq) = parts.first().map(|(_, part)| part.first_seq) else {
+            return Ok(());
+        };
+        let closes = table.batches_completed_by_flush(first_seq);
+        for _ in 1..parts.len() {
+            closes.iter().for_each(|&seq| self.tracker.open_batch(seq));
+        }
+        let mut barrier = table.starts_generation();
+        let mut ddl = table.take_flush_ddl();
+        for (choice, rows) in parts {
+            let lane = match choice {
+                LaneChoice::Lane(lane) => lane,
+                LaneChoice::Any => table.next_lane(self.settings.lanes),
+                LaneChoice::Alone => {
+                    barrier = true;
+                    0
+                }
+            };
+            let job = flush_job(
+                table,
+                &stream.name,
+                std::mem::take(&mut ddl),
+                closes.clone(),
+                rows.lines,
+            )
+            .with_rows(mode.clone(), rows.rows, rows.row_count)
+            .in_lane(lane, std::mem::take(&mut barrier));
+            self.workers.submit(job)?;
+        }
+        Ok(())
     }
 
     /// Flushes every stream that loads into `table_id`.
@@ -361,6 +391,7 @@ impl<'s> Loader<'s> {
             nul_replaced: stats.nul_replaced,
             set_aside: dead_letters.total(),
             elapsed: started.elapsed(),
+            lanes: settings.lanes,
             ..Summary::default()
         };
         let mut names: Vec<&String> = streams.keys().collect();
@@ -429,6 +460,8 @@ fn flush_job(
 ) -> FlushJob {
     FlushJob {
         table_id: table.id,
+        lane: 0,
+        barrier: true,
         table: table.qualified.clone(),
         names: table.names.clone(),
         stream: stream.to_string(),

@@ -1,9 +1,15 @@
-//! A stream's buffer of encoded rows waiting for their flush, and its last-wins key index.
+//! A stream's buffer of encoded rows waiting for their flush, its last-wins key index, and
+//! the lane of each keyed row.
 //!
 //! Rows are appended as finished binary COPY tuples. For a keyed upsert the batch also keeps
 //! an index from the key's encoded bytes to the row that holds it: a later record with the
 //! same key retires the earlier row, so a flush never carries a key twice (which `ON
 //! CONFLICT DO UPDATE` would refuse) and the last record of a key wins.
+//!
+//! With several lanes (flushes of one table running at once on their own connections), a
+//! keyed row's lane is a hash of its key, and [`RowBuffer::take_lanes`] splits the batch by
+//! lane: every version of a key then travels through the same lane, whose flushes commit in
+//! input order, so last-wins holds across batches too.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -20,6 +26,10 @@ pub struct RowBuffer {
     rows: Vec<u8>,
     /// Where each row starts (keyed batches only).
     row_starts: Vec<usize>,
+    /// Each keyed row's lane (only with more than one lane).
+    row_lanes: Vec<u16>,
+    /// Lanes the rows are split into (1: no split).
+    lanes: usize,
     /// Rows superseded by a later row with the same key.
     retired: Vec<bool>,
     retired_count: usize,
@@ -44,6 +54,32 @@ pub struct RowBuffer {
 
 /// Room left beyond the flush size so that the row that crosses it does not double the buffer.
 pub const ROW_SLACK_BYTES: usize = 64 * 1024;
+
+/// What a row's key is for.
+#[derive(Debug, Clone, Copy)]
+pub enum RowKey<'k> {
+    /// The row has no key (or its key plays no part).
+    None,
+    /// The key only chooses the row's lane; every row is kept (appends, overwrite stages).
+    Lane(&'k [u8]),
+    /// The key of a merge: a later row with the same key retires this one.
+    Unique(&'k [u8]),
+}
+
+/// Where a part of a taken batch goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneChoice {
+    /// The lane of its keys.
+    Lane(usize),
+    /// Rows without keys: any lane (they take turns).
+    Any,
+    /// Keyed rows too few to split: they run alone, after every lane, as a barrier.
+    Alone,
+}
+
+/// A lane's part of a batch is worth its own transaction only from this size: smaller
+/// batches (a trickling tap's, the first small flushes) go whole.
+pub const MIN_LANE_PART_BYTES: usize = 64 * 1024;
 
 /// The rows of a buffer handed over for flushing.
 #[derive(Debug)]
@@ -81,15 +117,25 @@ impl RowBuffer {
             .reserve(expected.saturating_sub(self.rows.capacity()));
     }
 
+    /// Splits keyed rows into `lanes` lanes by their key from now on.
+    pub fn set_lanes(&mut self, lanes: usize) {
+        self.lanes = lanes.clamp(1, usize::from(u16::MAX));
+    }
+
+    /// How many lanes keyed rows are split into.
+    pub fn lanes(&self) -> usize {
+        self.lanes.max(1)
+    }
+
     /// The buffer rows are encoded into; a row starts at its current length.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.rows
     }
 
-    /// Records that the row encoded at `start..` is complete. `key` is the row's key bytes
-    /// for a keyed upsert (`None` otherwise). Returns true when this is the batch's first
-    /// row, so the caller can tell the state tracker a batch opened.
-    pub fn commit_row(&mut self, start: usize, key: Option<&[u8]>, seq: u64, line: u64) -> bool {
+    /// Records that the row encoded at `start..` is complete, with its key (see [`RowKey`]).
+    /// Returns true when this is the batch's first row, so the caller can tell the state
+    /// tracker a batch opened.
+    pub fn commit_row(&mut self, start: usize, key: RowKey<'_>, seq: u64, line: u64) -> bool {
         let first = self.first_seq.is_none();
         if first {
             self.first_seq = Some(seq);
@@ -97,16 +143,25 @@ impl RowBuffer {
             self.opened_at = Some(Instant::now());
         }
         self.lines.1 = line;
-        if let Some(key) = key {
+        if let RowKey::Lane(bytes) | RowKey::Unique(bytes) = key {
             let row = self.row_starts.len();
             self.row_starts.push(start);
             self.retired.push(false);
-            self.key_spans.push((self.keys.len(), key.len()));
-            self.keys.extend_from_slice(key);
-            if let Some(previous) = self.index_key(key, row) {
-                if let Some(flag) = self.retired.get_mut(previous) {
-                    *flag = true;
-                    self.retired_count += 1;
+            let hash = hash_of(bytes);
+            if self.lanes > 1 {
+                self.row_lanes.push(lane_of(hash, self.lanes));
+            }
+            let offset = self.keys.len();
+            if let RowKey::Unique(bytes) = key {
+                self.keys.extend_from_slice(bytes);
+            }
+            self.key_spans.push((offset, self.keys.len() - offset));
+            if let RowKey::Unique(bytes) = key {
+                if let Some(previous) = self.index_key(bytes, hash, row) {
+                    if let Some(flag) = self.retired.get_mut(previous) {
+                        *flag = true;
+                        self.retired_count += 1;
+                    }
                 }
             }
         }
@@ -115,10 +170,8 @@ impl RowBuffer {
     }
 
     /// Records that `row` holds `key`; returns the row that held it before, if any.
-    fn index_key(&mut self, key: &[u8], row: usize) -> Option<usize> {
-        let mut hasher = FxHasher::default();
-        hasher.write(key);
-        match self.rows_by_key_hash.entry(hasher.finish()) {
+    fn index_key(&mut self, key: &[u8], hash: u64, row: usize) -> Option<usize> {
+        match self.rows_by_key_hash.entry(hash) {
             Entry::Vacant(slot) => {
                 slot.insert(row);
                 None
@@ -174,14 +227,102 @@ impl RowBuffer {
             self.rows.clear();
             live
         };
+        self.previous_len = rows.len();
+        let row_count = self.live_rows();
+        self.reset(rows, row_count)
+    }
+
+    /// Hands the live rows over split by lane, with where each part goes; `buffer` gives an
+    /// empty buffer to fill for a part. Rows without keys, or a buffer with one lane, come
+    /// whole; so do keyed rows too few to be worth a transaction per lane
+    /// ([`MIN_LANE_PART_BYTES`]), which then run alone.
+    pub fn take_lanes(
+        &mut self,
+        mut buffer: impl FnMut() -> Vec<u8>,
+    ) -> Vec<(LaneChoice, TakenRows)> {
+        if self.lanes() <= 1 || self.row_lanes.len() != self.row_count || self.row_count == 0 {
+            return vec![(LaneChoice::Any, self.take())];
+        }
+        if self.rows.len() < MIN_LANE_PART_BYTES * self.lanes() {
+            return vec![(LaneChoice::Alone, self.take())];
+        }
+        let mut sizes = vec![(0usize, 0usize); self.lanes()];
+        for (row, range) in self.live_ranges() {
+            if let Some(size) = self.lane_of_row(row).and_then(|lane| sizes.get_mut(lane)) {
+                size.0 += range.len();
+                size.1 += 1;
+            }
+        }
+        let mut filled = sizes.iter().enumerate().filter(|(_, &(_, rows))| rows > 0);
+        if let (Some((lane, _)), None) = (filled.next(), filled.next()) {
+            // All in one lane (a huge record alone, say): hand the buffer over, no copy.
+            return vec![(LaneChoice::Lane(lane), self.take())];
+        }
+        let mut parts: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|&(bytes, _)| {
+                let mut part = if bytes > 0 { buffer() } else { Vec::new() };
+                part.clear();
+                part.reserve_exact(bytes);
+                part
+            })
+            .collect();
+        for (row, range) in self.live_ranges() {
+            let part = self.lane_of_row(row).and_then(|lane| parts.get_mut(lane));
+            if let (Some(part), Some(bytes)) = (part, self.rows.get(range)) {
+                part.extend_from_slice(bytes);
+            }
+        }
+        self.previous_len = self.rows.len();
+        self.rows.clear();
+        let whole = self.reset(Vec::new(), 0);
+        parts
+            .into_iter()
+            .zip(sizes)
+            .enumerate()
+            .filter(|(_, (_, (_, rows)))| *rows > 0)
+            .map(|(lane, (rows, (_, row_count)))| {
+                let taken = TakenRows {
+                    rows,
+                    row_count,
+                    first_seq: whole.first_seq,
+                    lines: whole.lines,
+                };
+                (LaneChoice::Lane(lane), taken)
+            })
+            .collect()
+    }
+
+    fn lane_of_row(&self, row: usize) -> Option<usize> {
+        self.row_lanes.get(row).map(|&lane| usize::from(lane))
+    }
+
+    /// Each live keyed row with the byte range it occupies.
+    fn live_ranges(&self) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
+        self.row_starts
+            .iter()
+            .enumerate()
+            .filter(|&(row, _)| !self.retired.get(row).copied().unwrap_or(false))
+            .map(|(row, &start)| {
+                let end = self
+                    .row_starts
+                    .get(row + 1)
+                    .copied()
+                    .unwrap_or(self.rows.len());
+                (row, start..end)
+            })
+    }
+
+    /// Starts afresh after `rows` (`row_count` of them) were taken, keeping allocations.
+    fn reset(&mut self, rows: Vec<u8>, row_count: usize) -> TakenRows {
         let taken = TakenRows {
             rows,
-            row_count: self.live_rows(),
+            row_count,
             first_seq: self.first_seq.take(),
             lines: std::mem::take(&mut self.lines),
         };
-        self.previous_len = taken.rows.len();
         self.row_starts.clear();
+        self.row_lanes.clear();
         self.retired.clear();
         self.retired_count = 0;
         self.keys.clear();
@@ -195,16 +336,8 @@ impl RowBuffer {
 
     fn compact(&mut self) -> Vec<u8> {
         let mut live = Vec::with_capacity(self.rows.len());
-        for (row, &start) in self.row_starts.iter().enumerate() {
-            if self.retired.get(row).copied().unwrap_or(false) {
-                continue;
-            }
-            let end = self
-                .row_starts
-                .get(row + 1)
-                .copied()
-                .unwrap_or(self.rows.len());
-            if let Some(bytes) = self.rows.get(Range { start, end }) {
+        for (_, range) in self.live_ranges() {
+            if let Some(bytes) = self.rows.get(range) {
                 live.extend_from_slice(bytes);
             }
         }
@@ -212,14 +345,140 @@ impl RowBuffer {
     }
 }
 
+/// The hash of a row's key bytes: indexes the key and picks its lane.
+fn hash_of(key: &[u8]) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(key);
+    hasher.finish()
+}
+
+/// A key's lane, from its hash's high half (the best mixed bits of an Fx hash).
+fn lane_of(hash: u64, lanes: usize) -> u16 {
+    u16::try_from((hash >> 32) % lanes.max(1) as u64).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn push(batch: &mut RowBuffer, bytes: &[u8], key: Option<&[u8]>, seq: u64) -> bool {
+        let key = key.map_or(RowKey::None, RowKey::Unique);
+        push_keyed(batch, bytes, key, seq)
+    }
+
+    fn push_keyed(batch: &mut RowBuffer, bytes: &[u8], key: RowKey<'_>, seq: u64) -> bool {
         let start = batch.buffer().len();
         batch.buffer().extend_from_slice(bytes);
         batch.commit_row(start, key, seq, seq + 1)
+    }
+
+    /// The rows of each part of a split, with where it goes.
+    fn split(batch: &mut RowBuffer) -> Vec<(LaneChoice, Vec<u8>, usize)> {
+        batch
+            .take_lanes(Vec::new)
+            .into_iter()
+            .map(|(lane, taken)| (lane, taken.rows, taken.row_count))
+            .collect()
+    }
+
+    /// A row big enough that a few make a batch worth splitting: `tag` then padding.
+    const ROW: usize = 16 * 1024;
+    fn row(tag: &[u8]) -> Vec<u8> {
+        let mut row = tag.to_vec();
+        row.resize(ROW, b'.');
+        row
+    }
+
+    #[test]
+    fn every_version_of_a_key_takes_the_same_lane_in_input_order() {
+        let mut batch = RowBuffer::default();
+        batch.set_lanes(4);
+        let keys: Vec<[u8; 2]> = (0..64u8).map(|k| [b'k', k]).collect();
+        for (seq, key) in keys.iter().chain(keys.iter()).enumerate() {
+            let row = row(&[key[1], u8::from(seq >= 64)]);
+            push_keyed(&mut batch, &row, RowKey::Lane(key), seq as u64);
+        }
+        let parts = split(&mut batch);
+        assert!(parts.len() > 1, "64 keys should spread over several lanes");
+        assert_eq!(parts.iter().map(|p| p.2).sum::<usize>(), 128);
+        for (lane, rows, _) in &parts {
+            assert!(
+                matches!(lane, LaneChoice::Lane(lane) if *lane < 4),
+                "{lane:?}"
+            );
+            let tags: Vec<&[u8]> = rows.chunks(ROW).map(|row| &row[..2]).collect();
+            for key in 0..64u8 {
+                let versions: Vec<u8> = tags
+                    .iter()
+                    .filter(|tag| tag[0] == key)
+                    .map(|tag| tag[1])
+                    .collect();
+                // Both versions of a key in this lane, or neither; the older one first.
+                assert!(versions.is_empty() || versions == [0, 1], "{versions:?}");
+            }
+        }
+        assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn a_split_leaves_out_retired_rows_and_keeps_the_batch_bounds() {
+        let mut batch = RowBuffer::default();
+        batch.set_lanes(2);
+        for (seq, key) in (0..40u8).chain(0..40).enumerate() {
+            let row = row(&[key, u8::from(seq >= 40)]);
+            push(&mut batch, &row, Some(&[key]), 7 + seq as u64);
+        }
+        let parts = batch.take_lanes(Vec::new);
+        assert_eq!(parts.len(), 2);
+        let rows: usize = parts.iter().map(|(_, taken)| taken.row_count).sum();
+        assert_eq!(rows, 40);
+        for (_, taken) in &parts {
+            assert_eq!(taken.first_seq, Some(7));
+            assert_eq!(taken.lines, (8, 87));
+            assert!(
+                taken.rows.chunks(ROW).all(|row| row[1] == 1),
+                "only the newer rows"
+            );
+        }
+    }
+
+    #[test]
+    fn keyed_batches_too_small_to_split_go_whole_and_alone() {
+        let mut batch = RowBuffer::default();
+        batch.set_lanes(2);
+        push(&mut batch, b"A1", Some(b"a"), 1);
+        push(&mut batch, b"B1", Some(b"b"), 2);
+        assert_eq!(
+            split(&mut batch),
+            vec![(LaneChoice::Alone, b"A1B1".to_vec(), 2)]
+        );
+    }
+
+    #[test]
+    fn rows_without_keys_or_lanes_are_taken_whole() {
+        let mut batch = RowBuffer::default();
+        batch.set_lanes(3);
+        push(&mut batch, b"x", None, 1);
+        push(&mut batch, b"y", None, 2);
+        assert_eq!(
+            split(&mut batch),
+            vec![(LaneChoice::Any, b"xy".to_vec(), 2)]
+        );
+        let mut batch = RowBuffer::default();
+        push(&mut batch, b"x", Some(b"1"), 1);
+        push(&mut batch, b"y", Some(b"2"), 2);
+        assert_eq!(
+            split(&mut batch),
+            vec![(LaneChoice::Any, b"xy".to_vec(), 2)]
+        );
+    }
+
+    #[test]
+    fn lane_keys_keep_every_row() {
+        let mut batch = RowBuffer::default();
+        push_keyed(&mut batch, b"A1", RowKey::Lane(b"a"), 0);
+        push_keyed(&mut batch, b"A2", RowKey::Lane(b"a"), 1);
+        assert_eq!(batch.take().rows, b"A1A2");
     }
 
     #[test]

@@ -86,10 +86,11 @@ impl Loader<'_> {
             validator,
             flattened,
         };
-        let stream = match self.streams.remove(&message.stream) {
+        let mut stream = match self.streams.remove(&message.stream) {
             Some(previous) => previous.replaced(table_id, schema),
             None => Stream::new(message.stream.clone(), table_id, schema),
         };
+        stream.rows.set_lanes(self.settings.lanes);
         log::debug!(
             "line {line}: stream \"{}\" → {}",
             stream.name,

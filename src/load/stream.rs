@@ -13,7 +13,7 @@ use crate::db::sql::OnConflict;
 use crate::encode::begin_tuple;
 use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
 use crate::error::excerpt;
-use crate::load::row_buffer::RowBuffer;
+use crate::load::row_buffer::{RowBuffer, RowKey};
 use crate::load::table::TableModel;
 use crate::load::write_plan::{StreamShape, WritePlan, WritePolicy};
 use crate::protocol::message::RecordSlots;
@@ -229,6 +229,8 @@ impl Stream {
             // A schema without properties: the record has nothing to store.
             return Ok(false);
         }
+        // A key also picks the row's lane when a table has several.
+        let lane_by_key = self.rows.lanes() > 1 && !plan.key_slots.is_empty();
         let out = self.rows.buffer();
         let start = out.len();
         begin_tuple(plan.columns.len() as u16, out);
@@ -261,34 +263,28 @@ impl Stream {
             }
         }
 
-        self.key_scratch.clear();
-        let key_slots: &[usize] = if plan.merge { &plan.key_slots } else { &[] };
-        for &slot in key_slots {
-            let (from, to) = self.field_bounds.get(slot).copied().unwrap_or((0, 0));
-            let field = out.get(from..to).unwrap_or_default();
-            if field == (-1i32).to_be_bytes() {
-                out.truncate(start);
-                let column = plan
-                    .columns
-                    .get(slot)
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default();
-                return Err(RecordError::NullKey { column });
-            }
-            let key_start = self.key_scratch.len();
-            self.key_scratch.extend_from_slice(field);
-            // NUMERIC's send format carries the display scale: 1 and 1.0 differ in bytes but
-            // are one key to PostgreSQL. Compare keys without it (digits are normalised).
-            if matches!(
-                plan.columns.get(slot).map(|c| &c.pg_type),
-                Some(PgType::Numeric)
-            ) {
-                if let Some(dscale) = self.key_scratch.get_mut(key_start + 10..key_start + 12) {
-                    dscale.fill(0);
-                }
-            }
+        let key_slots: &[usize] = if plan.merge || lane_by_key {
+            &plan.key_slots
+        } else {
+            &[]
+        };
+        if let Err(error) = gather_key(
+            plan,
+            key_slots,
+            &self.field_bounds,
+            out,
+            &mut self.key_scratch,
+        ) {
+            out.truncate(start);
+            return Err(error);
         }
-        let key = plan.merge.then_some(self.key_scratch.as_slice());
+        let key = if plan.merge {
+            RowKey::Unique(&self.key_scratch)
+        } else if lane_by_key {
+            RowKey::Lane(&self.key_scratch)
+        } else {
+            RowKey::None
+        };
         Ok(self.rows.commit_row(start, key, seq, line_number))
     }
 
@@ -307,6 +303,43 @@ impl Stream {
             self.unknown_properties.insert(property.to_string());
         }
     }
+}
+
+/// Gathers the encoded key of the row in `out` (its `key_slots` fields, at `field_bounds`)
+/// into `scratch`. A merge key may not be null; a key that only picks a lane may.
+fn gather_key(
+    plan: &WritePlan,
+    key_slots: &[usize],
+    field_bounds: &[(usize, usize)],
+    out: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Result<(), RecordError> {
+    scratch.clear();
+    for &slot in key_slots {
+        let (from, to) = field_bounds.get(slot).copied().unwrap_or((0, 0));
+        let field = out.get(from..to).unwrap_or_default();
+        if plan.merge && field == (-1i32).to_be_bytes() {
+            let column = plan
+                .columns
+                .get(slot)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            return Err(RecordError::NullKey { column });
+        }
+        let key_start = scratch.len();
+        scratch.extend_from_slice(field);
+        // NUMERIC's send format carries the display scale: 1 and 1.0 differ in bytes but
+        // are one key to PostgreSQL. Compare keys without it (digits are normalised).
+        if matches!(
+            plan.columns.get(slot).map(|c| &c.pg_type),
+            Some(PgType::Numeric)
+        ) {
+            if let Some(dscale) = scratch.get_mut(key_start + 10..key_start + 12) {
+                dscale.fill(0);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The JSON text of a metadata column's value, when the message has one (borrowed where it

@@ -41,6 +41,8 @@ pub struct Summary {
     pub set_aside: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Flushes of one table that could run at once (`lanes`).
+    pub lanes: usize,
 }
 
 /// Per-stream totals of the committed flushes, shared by the flush workers (which add to
@@ -135,10 +137,11 @@ impl Summary {
     /// Logs the per-stream summary at the end of a run.
     pub fn log(&self) {
         log::info!(
-            "loaded {} records in {:.1}s ({:.0} records/s)",
+            "loaded {} records in {:.1}s ({:.0} records/s, up to {} lanes per table)",
             self.records,
             self.elapsed.as_secs_f64(),
-            self.records as f64 / self.elapsed.as_secs_f64().max(1e-9)
+            self.records as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            self.lanes
         );
         for (stream, totals) in &self.streams {
             log::info!(

@@ -48,6 +48,10 @@ pub struct TableModel {
     pub generation: u64,
     /// For `overwrite`: where this run's rows wait for the swap.
     overwrite: Option<Overwrite>,
+    /// The generation of the table's last flush: the first flush of a new one is a barrier.
+    flushed_generation: Option<u64>,
+    /// The lane of the last chunk of rows without keys (they take turns).
+    last_lane: usize,
     /// True while keyed rows may be COPYed straight in: the table was empty when first seen
     /// (or is created by this run) and no flush has met an existing key yet.
     pub direct_copy: Arc<AtomicBool>,
@@ -161,6 +165,20 @@ impl TableModel {
         if let Some(overwrite) = self.overwrite.as_ref().filter(|o| o.created) {
             self.pending_ddl.push(build(&overwrite.stage));
         }
+    }
+
+    /// Whether the flush being built is the first of a new table generation (and so must
+    /// not run beside flushes of the previous one).
+    pub fn starts_generation(&mut self) -> bool {
+        let new = self.flushed_generation != Some(self.generation);
+        self.flushed_generation = Some(self.generation);
+        new
+    }
+
+    /// The lane for the next chunk of rows without keys: each in turn.
+    pub fn next_lane(&mut self, lanes: usize) -> usize {
+        self.last_lane = (self.last_lane + 1) % lanes.max(1);
+        self.last_lane
     }
 
     /// Whether DDL waits for the next flush.
@@ -424,6 +442,8 @@ impl Tables {
             pending_ddl: Vec::new(),
             generation: 0,
             overwrite: None,
+            flushed_generation: None,
+            last_lane: 0,
             direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
         };
         self.tables.push(model);

@@ -16,7 +16,9 @@
 //! TLS-only cluster of the tests' own), [`mistakes`] (a new user's mistakes: config typos,
 //! stream maps, a missing password, a tap logging to stdout; pool failures and schema
 //! changes logged with their cause), [`ssh`] (the SSH tunnel, through an sshd of the tests'
-//! own), [`memory`] (peak memory with huge records, within `maximum_batch_size_mb`).
+//! own), [`memory`] (peak memory with huge records, within `maximum_batch_size_mb`), [`lanes`] (one
+//! table over several connections: last-wins, states behind a held lane, a lane's retry,
+//! overwrite and ACTIVATE_VERSION).
 
 mod batch;
 mod cli;
@@ -25,6 +27,7 @@ mod crash;
 mod deletes;
 mod errors;
 mod invalid;
+mod lanes;
 mod loading;
 mod mage;
 mod maps;
