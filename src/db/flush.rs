@@ -15,6 +15,7 @@ use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::connect::Pool;
+use crate::db::copy_rows::CopyRows;
 use crate::db::lock_wait::LockWatch;
 use crate::db::retry::{is_ddl_race, is_transient};
 use crate::db::sql::{self, MergeSql};
@@ -23,9 +24,6 @@ use crate::error::{Error, Result};
 
 /// Attempts per flush before a transient error becomes fatal.
 const MAX_ATTEMPTS: u32 = 5;
-
-/// Bytes handed to the driver per COPY write.
-const COPY_PIECE_BYTES: usize = 64 * 1024;
 
 /// How the rows of a job reach the table.
 #[derive(Debug, Clone)]
@@ -80,7 +78,7 @@ pub struct FlushJob {
     /// How to write the rows.
     pub mode: WriteMode,
     /// Binary COPY tuples (no header, no trailer).
-    pub rows: Vec<u8>,
+    pub rows: CopyRows,
     /// Number of tuples in `rows`.
     pub row_count: usize,
     /// Open batches (by their oldest record's sequence number) this job's commit completes,
@@ -115,7 +113,7 @@ enum Step {
 
 impl FlushJob {
     /// The job with rows to write in `mode`: `rows` holds `row_count` binary COPY tuples.
-    pub fn with_rows(self, mode: WriteMode, rows: Vec<u8>, row_count: usize) -> FlushJob {
+    pub fn with_rows(self, mode: WriteMode, rows: CopyRows, row_count: usize) -> FlushJob {
         FlushJob {
             mode,
             rows,
@@ -327,19 +325,15 @@ impl FlushJob {
 fn copy_rows(
     transaction: &mut postgres::Transaction<'_>,
     statement: &str,
-    rows: &[u8],
+    rows: &CopyRows,
 ) -> Result<u64, postgres::Error> {
     let mut writer = transaction.copy_in(statement)?;
     // Write errors surface as the server's error on finish(); the io::Error itself only
     // says the stream broke.
-    // In pieces: the driver copies each write into one protocol message, and its connection
-    // keeps the largest write buffer it ever needed for as long as the pooled connection
-    // lives. Small pieces keep every connection's buffers small.
-    let written = writer.write_all(COPY_HEADER).and_then(|()| {
-        rows.chunks(COPY_PIECE_BYTES)
-            .try_for_each(|piece| writer.write_all(piece))
-    });
-    let written = written.and_then(|()| writer.write_all(COPY_TRAILER));
+    let written = writer
+        .write_all(COPY_HEADER)
+        .and_then(|()| rows.write_to(&mut writer))
+        .and_then(|()| writer.write_all(COPY_TRAILER));
     match written {
         Ok(()) => writer.finish(),
         Err(_) => writer.finish(),

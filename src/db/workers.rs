@@ -266,19 +266,18 @@ impl Shared {
                 .and_then(|counts| (self.on_commit)(&job, counts, started.elapsed()));
             let mut queue = self.lock();
             queue.complete(&job, outcome);
-            let mut rows = std::mem::take(&mut job.rows);
-            // Enough spares for every connection plus the reader; more would only hold memory.
-            if queue.spare_buffers.len() < queue.max_spares()
-                && rows.capacity() > 0
-                && rows.capacity() <= queue.spare_capacity_max
-            {
-                rows.clear();
-                queue.spare_buffers.push(rows);
-                drop(queue);
-            } else {
-                drop(queue);
-                // Freed before the reader hears that the job's bytes are gone.
-                drop(rows);
+            // The last lane done with a shared batch buffer gets it back.
+            match std::mem::take(&mut job.rows).into_buffer() {
+                Some(mut rows) if queue.keeps_spare(&rows) => {
+                    rows.clear();
+                    queue.spare_buffers.push(rows);
+                    drop(queue);
+                }
+                rows => {
+                    drop(queue);
+                    // Freed before the reader hears that the job's bytes are gone.
+                    drop(rows);
+                }
             }
             self.done.notify_all();
             // A finished barrier may let every lane of its table start.
@@ -288,8 +287,12 @@ impl Shared {
 }
 
 impl Queue {
-    fn max_spares(&self) -> usize {
-        self.running + 1
+    /// Whether a finished or emptied row buffer is worth keeping for the reader: enough
+    /// spares for every connection plus the reader, more would only hold memory.
+    fn keeps_spare(&self, buffer: &Vec<u8>) -> bool {
+        self.spare_buffers.len() < self.running + 1
+            && buffer.capacity() > 0
+            && buffer.capacity() <= self.spare_capacity_max
     }
 
     /// The next job that may start, taking turns between tables.

@@ -20,6 +20,7 @@ use postgres::Client;
 
 use crate::config::Settings;
 use crate::db::connect::{build_pool, connect_direct, connect_settled};
+use crate::db::copy_rows::CopyRows;
 use crate::db::flush::{FlushJob, WriteMode};
 use crate::db::lock_wait::LockWatch;
 use crate::db::workers::Workers;
@@ -284,10 +285,7 @@ impl<'s> Loader<'s> {
             return Err(Error::Internal("stream without a plan has rows".into()));
         };
         self.budget.released(stream.rows.byte_len());
-        let workers = &self.workers;
-        let parts = stream
-            .rows
-            .take_lanes(|| workers.spare_buffer().unwrap_or_default());
+        let parts = stream.rows.take_lanes();
         stream.flushes = stream.flushes.saturating_add(1);
         let Some(first_seq) = parts.first().map(|(_, part)| part.first_seq) else {
             return Ok(());
@@ -467,7 +465,7 @@ fn flush_job(
         stream: stream.to_string(),
         ddl,
         mode: WriteMode::Copy { copy: "".into() },
-        rows: Vec::new(),
+        rows: CopyRows::default(),
         row_count: 0,
         closes,
         lines,

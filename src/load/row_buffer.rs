@@ -12,11 +12,13 @@
 //! input order, so last-wins holds across batches too.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use std::collections::hash_map::Entry;
 use std::hash::Hasher;
 
+use crate::db::copy_rows::CopyRows;
 use crate::fast_hash::{FastMap, FxHasher};
 
 /// Encoded rows waiting for a flush.
@@ -85,7 +87,7 @@ pub const MIN_LANE_PART_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct TakenRows {
     /// Live tuples.
-    pub rows: Vec<u8>,
+    pub rows: CopyRows,
     /// How many.
     pub row_count: usize,
     /// Oldest record's sequence number.
@@ -229,61 +231,48 @@ impl RowBuffer {
         };
         self.previous_len = rows.len();
         let row_count = self.live_rows();
-        self.reset(rows, row_count)
+        self.reset(CopyRows::whole(rows), row_count)
     }
 
-    /// Hands the live rows over split by lane, with where each part goes; `buffer` gives an
-    /// empty buffer to fill for a part. Rows without keys, or a buffer with one lane, come
-    /// whole; so do keyed rows too few to be worth a transaction per lane
-    /// ([`MIN_LANE_PART_BYTES`]), which then run alone.
-    pub fn take_lanes(
-        &mut self,
-        mut buffer: impl FnMut() -> Vec<u8>,
-    ) -> Vec<(LaneChoice, TakenRows)> {
+    /// Hands the live rows over split by lane, with where each part goes. The parts share
+    /// the batch's buffer, each with the byte ranges of its rows: nothing is copied. Rows
+    /// without keys, or a buffer with one lane, come whole; so do keyed rows too few to be
+    /// worth a transaction per lane ([`MIN_LANE_PART_BYTES`]), which then run alone.
+    pub fn take_lanes(&mut self) -> Vec<(LaneChoice, TakenRows)> {
         if self.lanes() <= 1 || self.row_lanes.len() != self.row_count || self.row_count == 0 {
             return vec![(LaneChoice::Any, self.take())];
         }
         if self.rows.len() < MIN_LANE_PART_BYTES * self.lanes() {
             return vec![(LaneChoice::Alone, self.take())];
         }
-        let mut sizes = vec![(0usize, 0usize); self.lanes()];
+        // Each lane's rows as ranges, adjacent ones joined, and how many rows.
+        let mut lanes: Vec<(Vec<Range<usize>>, usize)> = vec![(Vec::new(), 0); self.lanes()];
         for (row, range) in self.live_ranges() {
-            if let Some(size) = self.lane_of_row(row).and_then(|lane| sizes.get_mut(lane)) {
-                size.0 += range.len();
-                size.1 += 1;
+            let Some((ranges, rows)) = self.lane_of_row(row).and_then(|lane| lanes.get_mut(lane))
+            else {
+                continue;
+            };
+            *rows += 1;
+            match ranges.last_mut() {
+                Some(last) if last.end == range.start => last.end = range.end,
+                _ => ranges.push(range),
             }
         }
-        let mut filled = sizes.iter().enumerate().filter(|(_, &(_, rows))| rows > 0);
+        let mut filled = lanes.iter().enumerate().filter(|(_, (_, rows))| *rows > 0);
         if let (Some((lane, _)), None) = (filled.next(), filled.next()) {
-            // All in one lane (a huge record alone, say): hand the buffer over, no copy.
+            // All in one lane (a huge record alone, say): the buffer goes whole.
             return vec![(LaneChoice::Lane(lane), self.take())];
         }
-        let mut parts: Vec<Vec<u8>> = sizes
-            .iter()
-            .map(|&(bytes, _)| {
-                let mut part = if bytes > 0 { buffer() } else { Vec::new() };
-                part.clear();
-                part.reserve_exact(bytes);
-                part
-            })
-            .collect();
-        for (row, range) in self.live_ranges() {
-            let part = self.lane_of_row(row).and_then(|lane| parts.get_mut(lane));
-            if let (Some(part), Some(bytes)) = (part, self.rows.get(range)) {
-                part.extend_from_slice(bytes);
-            }
-        }
         self.previous_len = self.rows.len();
-        self.rows.clear();
-        let whole = self.reset(Vec::new(), 0);
-        parts
+        let buffer = Arc::new(std::mem::take(&mut self.rows));
+        let whole = self.reset(CopyRows::default(), 0);
+        lanes
             .into_iter()
-            .zip(sizes)
             .enumerate()
-            .filter(|(_, (_, (_, rows)))| *rows > 0)
-            .map(|(lane, (rows, (_, row_count)))| {
+            .filter(|(_, (_, rows))| *rows > 0)
+            .map(|(lane, (ranges, row_count))| {
                 let taken = TakenRows {
-                    rows,
+                    rows: CopyRows::shared(Arc::clone(&buffer), ranges),
                     row_count,
                     first_seq: whole.first_seq,
                     lines: whole.lines,
@@ -314,7 +303,7 @@ impl RowBuffer {
     }
 
     /// Starts afresh after `rows` (`row_count` of them) were taken, keeping allocations.
-    fn reset(&mut self, rows: Vec<u8>, row_count: usize) -> TakenRows {
+    fn reset(&mut self, rows: CopyRows, row_count: usize) -> TakenRows {
         let taken = TakenRows {
             rows,
             row_count,
@@ -361,6 +350,13 @@ fn lane_of(hash: u64, lanes: usize) -> u16 {
 mod tests {
     use super::*;
 
+    /// The bytes the rows would COPY.
+    fn bytes(rows: &CopyRows) -> Vec<u8> {
+        let mut out = Vec::new();
+        rows.write_to(&mut out).unwrap();
+        out
+    }
+
     fn push(batch: &mut RowBuffer, bytes: &[u8], key: Option<&[u8]>, seq: u64) -> bool {
         let key = key.map_or(RowKey::None, RowKey::Unique);
         push_keyed(batch, bytes, key, seq)
@@ -375,9 +371,9 @@ mod tests {
     /// The rows of each part of a split, with where it goes.
     fn split(batch: &mut RowBuffer) -> Vec<(LaneChoice, Vec<u8>, usize)> {
         batch
-            .take_lanes(Vec::new)
+            .take_lanes()
             .into_iter()
-            .map(|(lane, taken)| (lane, taken.rows, taken.row_count))
+            .map(|(lane, taken)| (lane, bytes(&taken.rows), taken.row_count))
             .collect()
     }
 
@@ -428,7 +424,7 @@ mod tests {
             let row = row(&[key, u8::from(seq >= 40)]);
             push(&mut batch, &row, Some(&[key]), 7 + seq as u64);
         }
-        let parts = batch.take_lanes(Vec::new);
+        let parts = batch.take_lanes();
         assert_eq!(parts.len(), 2);
         let rows: usize = parts.iter().map(|(_, taken)| taken.row_count).sum();
         assert_eq!(rows, 40);
@@ -436,7 +432,7 @@ mod tests {
             assert_eq!(taken.first_seq, Some(7));
             assert_eq!(taken.lines, (8, 87));
             assert!(
-                taken.rows.chunks(ROW).all(|row| row[1] == 1),
+                bytes(&taken.rows).chunks(ROW).all(|row| row[1] == 1),
                 "only the newer rows"
             );
         }
@@ -478,7 +474,7 @@ mod tests {
         let mut batch = RowBuffer::default();
         push_keyed(&mut batch, b"A1", RowKey::Lane(b"a"), 0);
         push_keyed(&mut batch, b"A2", RowKey::Lane(b"a"), 1);
-        assert_eq!(batch.take().rows, b"A1A2");
+        assert_eq!(bytes(&batch.take().rows), b"A1A2");
     }
 
     #[test]
@@ -489,7 +485,7 @@ mod tests {
         push(&mut batch, b"A2", Some(b"a"), 2);
         assert_eq!(batch.live_rows(), 2);
         let taken = batch.take();
-        assert_eq!(taken.rows, b"B1A2");
+        assert_eq!(bytes(&taken.rows), b"B1A2");
         assert_eq!(taken.row_count, 2);
         assert_eq!(taken.first_seq, Some(0));
         assert_eq!(taken.lines, (1, 3));
@@ -516,7 +512,7 @@ mod tests {
         push(&mut batch, b"C", Some(b"k2"), 2);
         push(&mut batch, b"D", Some(b"k1"), 3);
         assert_eq!(batch.live_rows(), 2);
-        assert_eq!(batch.take().rows, b"CD");
+        assert_eq!(bytes(&batch.take().rows), b"CD");
     }
 
     #[test]
@@ -525,7 +521,7 @@ mod tests {
         push(&mut batch, b"x", None, 5);
         push(&mut batch, b"x", None, 6);
         let taken = batch.take();
-        assert_eq!(taken.rows, b"xx");
+        assert_eq!(bytes(&taken.rows), b"xx");
         assert_eq!(taken.row_count, 2);
         assert_eq!(taken.first_seq, Some(5));
     }
