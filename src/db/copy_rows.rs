@@ -21,6 +21,9 @@ pub struct CopyRows {
     ranges: Option<Vec<Range<usize>>>,
     /// Bytes of this job's rows.
     len: usize,
+    /// Bytes the flush queue counts for this job: the whole buffer for one of the jobs that
+    /// share it (the buffer lives until the last of them is done), nothing for the others.
+    charge: usize,
 }
 
 impl CopyRows {
@@ -28,18 +31,26 @@ impl CopyRows {
     pub fn whole(buffer: Vec<u8>) -> CopyRows {
         CopyRows {
             len: buffer.len(),
+            charge: buffer.len(),
             buffer: Arc::new(buffer),
             ranges: None,
         }
     }
 
-    /// The rows at `ranges` of a buffer shared with other jobs.
-    pub fn shared(buffer: Arc<Vec<u8>>, ranges: Vec<Range<usize>>) -> CopyRows {
+    /// The rows at `ranges` of a buffer shared with other jobs; exactly one of them is
+    /// `charged` with the buffer's bytes.
+    pub fn shared(buffer: Arc<Vec<u8>>, ranges: Vec<Range<usize>>, charged: bool) -> CopyRows {
         CopyRows {
             len: ranges.iter().map(|range| range.len()).sum(),
+            charge: if charged { buffer.len() } else { 0 },
             buffer,
             ranges: Some(ranges),
         }
+    }
+
+    /// Bytes the flush queue counts for this job until the buffer is freed.
+    pub fn charge(&self) -> usize {
+        self.charge
     }
 
     /// Bytes of this job's rows.
@@ -87,6 +98,7 @@ impl CopyRows {
     }
 
     /// The buffer, once no other job shares it (for reuse); `None` while one still does.
+    /// Called by each sharing job as it finishes, under one lock, exactly one gets it.
     pub fn into_buffer(self) -> Option<Vec<u8>> {
         Arc::try_unwrap(self.buffer).ok()
     }
@@ -99,13 +111,15 @@ mod tests {
     #[test]
     fn shared_rows_write_only_their_ranges_in_order() {
         let buffer = Arc::new(b"aaBBccDD".to_vec());
-        let lane = CopyRows::shared(Arc::clone(&buffer), vec![2..4, 6..8]);
+        let lane = CopyRows::shared(Arc::clone(&buffer), vec![2..4, 6..8], true);
+        assert_eq!(lane.charge(), 8);
         assert_eq!(lane.len(), 4);
         let mut out = Vec::new();
         lane.write_to(&mut out).unwrap();
         assert_eq!(out, b"BBDD");
         assert!(lane.into_buffer().is_none(), "still shared");
-        let last = CopyRows::shared(buffer, vec![0..2, 2..2]);
+        let last = CopyRows::shared(buffer, vec![0..2, 2..2], false);
+        assert_eq!(last.charge(), 0);
         assert_eq!(last.into_buffer().as_deref(), Some(&b"aaBBccDD"[..]));
     }
 
@@ -123,7 +137,7 @@ mod tests {
         }
         let buffer = Arc::new(vec![7u8; 1_000_000]);
         let ranges: Vec<Range<usize>> = (0..2000).map(|n| n * 500..n * 500 + 100).collect();
-        let rows = CopyRows::shared(buffer, ranges);
+        let rows = CopyRows::shared(buffer, ranges, true);
         let mut writes = Writes(Vec::new());
         rows.write_to(&mut writes).unwrap();
         assert_eq!(writes.0.iter().sum::<usize>(), 200_000);

@@ -127,7 +127,7 @@ impl Workers {
     /// Queues a job; blocks while the memory bound is exceeded. Fails with the first flush
     /// error once one has happened.
     pub fn submit(&self, job: FlushJob) -> Result<()> {
-        let bytes = job.rows.len();
+        let bytes = job.rows.charge();
         let table = job.table_id;
         let mut queue = self.shared.lock();
         // Wait while the memory bound is reached, or while this table already has a job
@@ -265,9 +265,11 @@ impl Shared {
                 .run(&self.pool, &self.lock_watch)
                 .and_then(|counts| (self.on_commit)(&job, counts, started.elapsed()));
             let mut queue = self.lock();
-            queue.complete(&job, outcome);
-            // The last lane done with a shared batch buffer gets it back.
-            match std::mem::take(&mut job.rows).into_buffer() {
+            // Under the queue's lock, so that of the lanes sharing a batch buffer exactly
+            // the last one done gets it back and releases its bytes.
+            let freed = std::mem::take(&mut job.rows).into_buffer();
+            queue.complete(&job, freed.as_ref().map_or(0, Vec::len), outcome);
+            match freed {
                 Some(mut rows) if queue.keeps_spare(&rows) => {
                     rows.clear();
                     queue.spare_buffers.push(rows);
@@ -314,7 +316,8 @@ impl Queue {
         None
     }
 
-    fn complete(&mut self, job: &FlushJob, outcome: Result<()>) {
+    /// Marks `job` done; `freed` bytes of row buffers went with it.
+    fn complete(&mut self, job: &FlushJob, freed: usize, outcome: Result<()>) {
         if let Some(jobs) = self.tables.get_mut(&job.table_id) {
             jobs.finished(job);
             if jobs.waiting.is_empty() && jobs.is_idle() {
@@ -322,7 +325,7 @@ impl Queue {
             }
         }
         self.running = self.running.saturating_sub(1);
-        self.pending_bytes = self.pending_bytes.saturating_sub(job.rows.len());
+        self.pending_bytes = self.pending_bytes.saturating_sub(freed);
         self.pending_jobs = self.pending_jobs.saturating_sub(1);
         if let Err(error) = outcome {
             if self.failure.is_none() {

@@ -270,9 +270,10 @@ impl RowBuffer {
             .into_iter()
             .enumerate()
             .filter(|(_, (_, rows))| *rows > 0)
-            .map(|(lane, (ranges, row_count))| {
+            .enumerate()
+            .map(|(part, (lane, (ranges, row_count)))| {
                 let taken = TakenRows {
-                    rows: CopyRows::shared(Arc::clone(&buffer), ranges),
+                    rows: CopyRows::shared(Arc::clone(&buffer), ranges, part == 0),
                     row_count,
                     first_seq: whole.first_seq,
                     lines: whole.lines,
