@@ -84,8 +84,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Options, String> {
-        parse_args(args.iter().map(|a| a.to_string()))
-            .map(|options| options.expect("not --help"))
+        parse_args(args.iter().map(|a| a.to_string())).map(|options| options.expect("not --help"))
     }
 
     #[test]

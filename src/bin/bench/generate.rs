@@ -34,7 +34,6 @@ impl Lcg {
 
 const SCHEMA_PROPERTIES: &str = r#"{"id":{"type":"integer"},"name":{"type":["null","string"]},"email":{"type":["null","string"]},"age":{"type":["null","integer"]},"score":{"type":["null","number"]},"active":{"type":["null","boolean"]},"created_at":{"type":["null","string"],"format":"date-time"},"birth_date":{"type":["null","string"],"format":"date"},"balance":{"type":["null","number"]},"tags":{"type":["null","array"],"items":{"type":"string"}},"address":{"type":["null","object"],"properties":{"street":{"type":"string"},"city":{"type":"string"},"zip":{"type":"string"}}},"notes":{"type":["null","string"]},"rating":{"type":["null","number"]},"updated_at":{"type":["null","string"],"format":"date-time"}}"#;
 
-
 /// The non-key columns, for the raw merge.
 pub const VALUE_COLUMNS: &[&str] = &[
     "name",

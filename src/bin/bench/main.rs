@@ -174,7 +174,6 @@ fn reset_schema(client: &mut Client) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

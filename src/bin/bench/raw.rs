@@ -46,7 +46,11 @@ fn db_error(error: &postgres::Error) -> String {
 
 /// Loads the CSV through PostgreSQL's parser (untimed), dumps it as binary COPY bytes, and
 /// times the binary COPY of those bytes into tables shaped like the target's.
-pub fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Duration, String> {
+pub fn raw_copy(
+    client: &mut Client,
+    options: &Options,
+    csv_dir: &Path,
+) -> Result<Duration, String> {
     let db = |e: postgres::Error| e.to_string();
     let mut payloads = Vec::new();
     for stream in 0..options.streams {
