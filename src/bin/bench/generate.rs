@@ -2,7 +2,6 @@
 //! boolean, date-time with and without offset, date, a nested object, a string array) and the
 //! same rows as CSV for the raw COPY, from one generator.
 
-use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -73,11 +72,47 @@ pub fn generate(options: &Options, input: &Path, csv_dir: &Path) -> Result<(), S
         .map_err(io)?;
     }
     let mut rng = Lcg(42);
-    let mut json = String::with_capacity(1024);
-    let mut csv = String::with_capacity(1024);
     for i in 0..options.rows {
         let stream = i % options.streams;
-        let id = i / options.streams + 1;
+        let row = Row::next(&mut rng, i, i / options.streams + 1);
+        writeln!(jsonl, "{}", row.json_line(stream)?).map_err(io)?;
+        writeln!(csvs[stream], "{}", row.csv_line()).map_err(io)?;
+    }
+    writeln!(
+        jsonl,
+        r#"{{"type":"STATE","value":{{"rows":{}}}}}"#,
+        options.rows
+    )
+    .map_err(io)?;
+    jsonl.flush().map_err(io)?;
+    for mut file in csvs {
+        file.flush().map_err(io)?;
+    }
+    Ok(())
+}
+
+/// One generated row, its values as the text both formats write.
+struct Row {
+    id: usize,
+    name: String,
+    email: String,
+    age: u64,
+    score: String,
+    active: bool,
+    created: String,
+    birth: String,
+    balance: String,
+    tags: Vec<&'static str>,
+    address_json: String,
+    notes: String,
+    rating: String,
+    updated: String,
+}
+
+impl Row {
+    /// Row `i` (key `id`). The generator is drawn from in a fixed order, which fixes the data:
+    /// reordering the draws would change every benchmark input.
+    fn next(rng: &mut Lcg, i: usize, id: usize) -> Row {
         let age = 18 + rng.below(70);
         let score = format!("{}.{:04}", rng.below(1000), rng.below(10000));
         let active = rng.below(2) == 1;
@@ -97,13 +132,12 @@ pub fn generate(options: &Options, input: &Path, csv_dir: &Path) -> Result<(), S
             1 + rng.below(28)
         );
         let balance = format!("{}.{:02}", rng.below(1_000_000_000), rng.below(100));
-        let tags: Vec<&str> = (0..rng.below(4))
+        let tags = (0..rng.below(4))
             .map(|_| TAGS[rng.below(TAGS.len() as u64) as usize])
             .collect();
         let city = CITIES[rng.below(CITIES.len() as u64) as usize];
         let street = format!("{} Main St", rng.below(9999));
         let zip = format!("{:05}", rng.below(100_000));
-        let notes = format!("note {i}: \"quoted\" and, comma");
         let rating = format!("{}.{}", rng.below(5), rng.below(10));
         let updated = format!(
             "2024-06-{:02}T{:02}:{:02}:00+02:00",
@@ -111,63 +145,79 @@ pub fn generate(options: &Options, input: &Path, csv_dir: &Path) -> Result<(), S
             rng.below(24),
             rng.below(60)
         );
-        let name = format!("name-{}", rng.below(1_000_000));
-        let email = format!("user{id}@example.com");
+        Row {
+            id,
+            name: format!("name-{}", rng.below(1_000_000)),
+            email: format!("user{id}@example.com"),
+            age,
+            score,
+            active,
+            created,
+            birth,
+            balance,
+            tags,
+            address_json: format!(r#"{{"street":"{street}","city":"{city}","zip":"{zip}"}}"#),
+            notes: format!("note {i}: \"quoted\" and, comma"),
+            rating,
+            updated,
+        }
+    }
 
-        json.clear();
-        let tags_json = serde_json::to_string(&tags).map_err(|e| e.to_string())?;
-        let address_json = format!(r#"{{"street":"{street}","city":"{city}","zip":"{zip}"}}"#);
-        let _ = write!(
-            json,
-            r#"{{"type":"RECORD","stream":"{}","record":{{"id":{id},"name":"{name}","email":"{email}","age":{age},"score":{score},"active":{active},"created_at":"{created}","birth_date":"{birth}","balance":{balance},"tags":{tags_json},"address":{address_json},"notes":{},"rating":{rating},"updated_at":"{updated}"}}}}"#,
+    /// The Singer RECORD message, `record` last (scripts/peers/records.py relies on it).
+    fn json_line(&self, stream: usize) -> Result<String, String> {
+        let tags = serde_json::to_string(&self.tags).map_err(|e| e.to_string())?;
+        let notes = serde_json::to_string(&self.notes).map_err(|e| e.to_string())?;
+        let Row {
+            id,
+            name,
+            email,
+            age,
+            score,
+            active,
+            created,
+            birth,
+            balance,
+            address_json,
+            rating,
+            updated,
+            ..
+        } = self;
+        Ok(format!(
+            r#"{{"type":"RECORD","stream":"{}","record":{{"id":{id},"name":"{name}","email":"{email}","age":{age},"score":{score},"active":{active},"created_at":"{created}","birth_date":"{birth}","balance":{balance},"tags":{tags},"address":{address_json},"notes":{notes},"rating":{rating},"updated_at":"{updated}"}}}}"#,
             stream_name(stream),
-            serde_json::to_string(&notes).map_err(|e| e.to_string())?,
-        );
-        writeln!(jsonl, "{json}").map_err(io)?;
+        ))
+    }
 
-        csv.clear();
+    /// The same values as a CSV line for PostgreSQL's parser, every field quoted.
+    fn csv_line(&self) -> String {
         let tags_array = format!(
             "{{{}}}",
-            tags.iter()
+            self.tags
+                .iter()
                 .map(|t| format!("\"{t}\""))
                 .collect::<Vec<_>>()
                 .join(",")
         );
         let fields = [
-            id.to_string(),
-            name,
-            email,
-            age.to_string(),
-            score,
-            active.to_string(),
-            created,
-            birth,
-            balance,
+            self.id.to_string(),
+            self.name.clone(),
+            self.email.clone(),
+            self.age.to_string(),
+            self.score.clone(),
+            self.active.to_string(),
+            self.created.clone(),
+            self.birth.clone(),
+            self.balance.clone(),
             tags_array,
-            address_json,
-            notes,
-            rating,
-            updated,
+            self.address_json.clone(),
+            self.notes.clone(),
+            self.rating.clone(),
+            self.updated.clone(),
         ];
-        for (n, field) in fields.iter().enumerate() {
-            if n > 0 {
-                csv.push(',');
-            }
-            csv.push('"');
-            csv.push_str(&field.replace('"', "\"\""));
-            csv.push('"');
-        }
-        writeln!(csvs[stream], "{csv}").map_err(io)?;
+        fields
+            .iter()
+            .map(|field| format!("\"{}\"", field.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(",")
     }
-    writeln!(
-        jsonl,
-        r#"{{"type":"STATE","value":{{"rows":{}}}}}"#,
-        options.rows
-    )
-    .map_err(io)?;
-    jsonl.flush().map_err(io)?;
-    for mut file in csvs {
-        file.flush().map_err(io)?;
-    }
-    Ok(())
 }
