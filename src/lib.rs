@@ -28,7 +28,7 @@
 //! - [`logging`] — text, JSON or Mage log lines; [`shutdown`] — SIGTERM/SIGINT;
 //!   [`fast_hash`] — the hasher of the per-record maps.
 //! - `fuzz` (tests only) — the mutation fuzzer over parsing, mapping and encoding.
-//! - `src/bin/bench.rs` — the benchmark against a raw binary COPY.
+//! - `src/bin/bench/` — the benchmark against a raw binary COPY.
 
 pub mod about;
 pub mod cli;

@@ -1,0 +1,195 @@
+//! The benchmark: target-postgres against a raw binary COPY of the same rows, in the same run.
+//!
+//! It generates a deterministic Singer input (14 columns: text, integer, number, boolean,
+//! date-time, date, a nested object and a string array) and the same rows as CSV, from one
+//! generator. The target loads the JSONL (as a separate process, so its peak RSS is its own).
+//! The CSV goes, untimed, through PostgreSQL's own parser into a scratch table, is dumped as
+//! binary COPY bytes, and those bytes are then COPYed — timed — into a table of the same shape:
+//! that is the raw line the target is measured against. Both tables are then compared row by
+//! row as text (on the target's columns, since `--set stream_maps=...` may remove some), so a
+//! fast wrong answer fails the run.
+//!
+//! It reports, per run and as medians, the target's rows/s against the raw COPY's, its peak RSS
+//! and its CPU time (user + system; also per 100k rows), and the `lanes` setting it passed.
+//!
+//! `--upsert` measures a second load of the same input onto the filled table against a raw COPY
+//! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`.
+
+mod args;
+mod child;
+mod generate;
+mod raw;
+
+use std::path::{Path, PathBuf};
+
+use postgres::{Client, NoTls};
+
+use args::{parse_args, Options};
+use child::{run_target, Measured};
+
+const SCHEMA: &str = "target_postgres_bench";
+
+fn main() {
+    match parse_args(std::env::args().skip(1)).and_then(|options| options.map(run).transpose()) {
+        Ok(_) => {}
+        Err(message) => {
+            eprintln!("bench: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// One run's figures.
+struct Sample {
+    target_rate: f64,
+    raw_rate: f64,
+    peak_mb: f64,
+    cpu_seconds: f64,
+}
+
+fn run(options: Options) -> Result<(), String> {
+    let target = target_binary()?;
+    let work = std::env::temp_dir().join(format!("target-postgres-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let input = work.join("input.jsonl");
+    let csv_dir = work.join("csv");
+    std::fs::create_dir_all(&csv_dir).map_err(|e| e.to_string())?;
+    generate::generate(&options, &input, &csv_dir)?;
+    let config = work.join("config.json");
+    write_config(&options, &config)?;
+
+    let mut client = Client::connect(&options.url, NoTls).map_err(|e| e.to_string())?;
+    let mode = if options.upsert {
+        "upsert re-load"
+    } else {
+        "load"
+    };
+    println!(
+        "{} rows, {} stream(s), {mode}, {} run(s), lanes {}",
+        options.rows,
+        options.streams,
+        options.runs,
+        options.lanes_label()
+    );
+    let mut samples = Vec::new();
+    for run in 1..=options.runs {
+        reset_schema(&mut client)?;
+        if options.upsert {
+            // The first load fills the tables; the measured one loads the same input again.
+            run_target(&target, &config, &input)?;
+        }
+        let measured = run_target(&target, &config, &input)?;
+        let raw_time = raw::raw_copy(&mut client, &options, &csv_dir)?;
+        raw::verify(&mut client, &options)?;
+        let sample = Sample {
+            target_rate: options.rows as f64 / measured.elapsed.as_secs_f64(),
+            raw_rate: options.rows as f64 / raw_time.as_secs_f64(),
+            peak_mb: measured.peak_kb as f64 / 1024.0,
+            cpu_seconds: measured.cpu.as_secs_f64(),
+        };
+        print_run(run, &sample, &measured, raw_time.as_secs_f64());
+        samples.push(sample);
+    }
+    print_summary(&options, &samples);
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; DROP SCHEMA IF EXISTS {SCHEMA}_raw CASCADE"
+        ))
+        .map_err(|e| e.to_string())?;
+    if options.keep {
+        println!("input and config kept in {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+fn print_run(run: usize, sample: &Sample, measured: &Measured, raw_seconds: f64) {
+    println!(
+        "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}  peak RSS {:.1} MB  CPU {:.2}s  rows equal",
+        sample.target_rate,
+        measured.elapsed.as_secs_f64(),
+        sample.raw_rate,
+        raw_seconds,
+        sample.target_rate / sample.raw_rate,
+        sample.peak_mb,
+        sample.cpu_seconds,
+    );
+}
+
+fn print_summary(options: &Options, samples: &[Sample]) {
+    let column = |f: fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
+    let cpu = column(|s| s.cpu_seconds);
+    println!(
+        "median: target {:.0} rows/s, raw {:.0} rows/s, ratio {:.2}, peak RSS {:.1} MB, \
+         CPU {:.2}s ({:.3}s per 100k rows), lanes {}",
+        column(|s| s.target_rate),
+        column(|s| s.raw_rate),
+        column(|s| s.target_rate / s.raw_rate),
+        column(|s| s.peak_mb),
+        cpu,
+        cpu / options.rows as f64 * 100_000.0,
+        options.lanes_label()
+    );
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn target_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = exe.with_file_name("target-postgres");
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} not found: build it first (cargo build --release --bins --features bench)",
+            path.display()
+        ))
+    }
+}
+
+fn write_config(options: &Options, path: &Path) -> Result<(), String> {
+    // The raw COPY's connection has no TLS; the target's must not either, or the ratio would
+    // measure encryption (`prefer`, the default, uses TLS whenever the server offers it).
+    let mut config =
+        serde_json::json!({ "url": options.url, "schema": SCHEMA, "ssl_mode": "disable" });
+    for (key, json) in &options.extra_config {
+        let value: serde_json::Value =
+            serde_json::from_str(json).unwrap_or(serde_json::Value::String(json.clone()));
+        config[key] = value;
+    }
+    std::fs::write(path, config.to_string()).map_err(|e| e.to_string())
+}
+
+fn reset_schema(client: &mut Client) -> Result<(), String> {
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; DROP SCHEMA IF EXISTS {SCHEMA}_raw CASCADE; \
+             CREATE SCHEMA {SCHEMA}_raw"
+        ))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_flag_writes_the_lanes_setting_into_the_target_config() {
+        let options = parse_args(["--lanes", "3", "--set", "batch_size_rows=5"].map(String::from))
+            .unwrap()
+            .unwrap();
+        let path = std::env::temp_dir().join(format!("bench-config-{}.json", std::process::id()));
+        write_config(&options, &path).unwrap();
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(config["lanes"], 3);
+        assert_eq!(config["batch_size_rows"], 5);
+        assert_eq!(config["ssl_mode"], "disable");
+    }
+}
