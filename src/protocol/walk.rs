@@ -25,8 +25,10 @@ pub trait RecordSlots {
     /// A record of `stream` is about to be walked; false keeps it raw instead (unknown
     /// stream, or one that needs the whole record, such as for validation).
     fn begin(&mut self, stream: &str) -> bool;
-    /// The slot of `property` in the record being walked, if it has one.
-    fn slot_of(&self, property: &str) -> Option<usize>;
+    /// The slot of `property` in the record being walked, if it has one. (`&mut`: an
+    /// implementation may learn the order properties come in, which is nearly always the
+    /// same from record to record, and skip the lookup when the next one is as expected.)
+    fn slot_of(&mut self, property: &str) -> Option<usize>;
     /// The raw JSON text of the value that fills `slot`.
     fn fill(&mut self, slot: usize, raw: &str);
     /// A property the stream's schema does not have.
@@ -45,7 +47,7 @@ impl RecordSlots for KeepRaw {
     fn begin(&mut self, _: &str) -> bool {
         false
     }
-    fn slot_of(&self, _: &str) -> Option<usize> {
+    fn slot_of(&mut self, _: &str) -> Option<usize> {
         None
     }
     fn fill(&mut self, _: usize, _: &str) {}
@@ -258,7 +260,7 @@ mod tests {
         fn begin(&mut self, _: &str) -> bool {
             true
         }
-        fn slot_of(&self, property: &str) -> Option<usize> {
+        fn slot_of(&mut self, property: &str) -> Option<usize> {
             self.names.iter().position(|n| n == property)
         }
         fn fill(&mut self, slot: usize, raw: &str) {
