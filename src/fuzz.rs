@@ -71,7 +71,7 @@ impl RecordSlots for EveryProperty {
     fn begin(&mut self, _: &str) -> bool {
         true
     }
-    fn slot_of(&self, _: &str) -> Option<usize> {
+    fn slot_of(&mut self, _: &str) -> Option<usize> {
         Some(0)
     }
     fn fill(&mut self, _: usize, _: &str) {}

@@ -5,6 +5,7 @@
 //! read time, straight into the buffer that later goes on the wire.
 
 pub mod numeric;
+mod scalar;
 pub mod text;
 pub mod time;
 pub mod value;

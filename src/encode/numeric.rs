@@ -119,10 +119,11 @@ pub fn encode_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static s
 /// Appends the 8-byte `numeric` header.
 #[inline]
 fn push_header(out: &mut Vec<u8>, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
-    out.extend_from_slice(&ndigits.to_be_bytes());
-    out.extend_from_slice(&weight.to_be_bytes());
-    out.extend_from_slice(&sign.to_be_bytes());
-    out.extend_from_slice(&dscale.to_be_bytes());
+    let [n1, n2] = ndigits.to_be_bytes();
+    let [w1, w2] = weight.to_be_bytes();
+    let [s1, s2] = sign.to_be_bytes();
+    let [d1, d2] = dscale.to_be_bytes();
+    out.extend_from_slice(&[n1, n2, w1, w2, s1, s2, d1, d2]);
 }
 
 /// True when `literal` is a finite decimal literal whose value is a whole number, whatever

@@ -42,7 +42,7 @@ const REPLACEMENT_ESCAPE: &str = "\\ufffd";
 /// other bad escape.
 pub fn unescape_json_string(raw: &str) -> Result<Cow<'_, str>, &'static str> {
     let inner = string_body(raw)?;
-    if !inner.as_bytes().contains(&b'\\') {
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         return Ok(Cow::Borrowed(inner));
     }
     // Escapes only shrink the text, so this is the most we need.
@@ -60,7 +60,7 @@ pub fn unescape_json_string(raw: &str) -> Result<Cow<'_, str>, &'static str> {
 /// As [`unescape_json_string`].
 pub fn unescape_json_string_into(raw: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
     let inner = string_body(raw)?;
-    if !inner.as_bytes().contains(&b'\\') {
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         out.extend_from_slice(inner.as_bytes());
         return Ok(());
     }
@@ -102,23 +102,22 @@ impl TextSink for Vec<u8> {
 /// Decodes the escapes of a string body (quotes removed) into `out`.
 fn unescape_into(inner: &str, out: &mut impl TextSink) -> Result<(), &'static str> {
     let mut rest = inner;
-    while let Some(at) = rest.find('\\') {
-        // `find` returns a char boundary and `\` is one byte, so both slices are valid.
+    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        // `\` is one ASCII byte, so `at` is a char boundary and both slices are valid.
         let (before, escape) = rest.split_at(at);
         out.push_text(before);
-        let mut chars = escape.chars();
-        chars.next(); // the backslash
-        let decoded = match chars.next() {
-            Some('"') => '"',
-            Some('\\') => '\\',
-            Some('/') => '/',
-            Some('b') => '\u{8}',
-            Some('f') => '\u{c}',
-            Some('n') => '\n',
-            Some('r') => '\r',
-            Some('t') => '\t',
-            Some('u') => {
-                let (ch, after) = decode_unicode_escape(chars.as_str())?;
+        let decoded = match escape.as_bytes().get(1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                // The backslash and `u` are ASCII: byte 2 is a char boundary.
+                let (ch, after) = decode_unicode_escape(escape.get(2..).ok_or(INVALID_UNICODE)?)?;
                 out.push_char(ch);
                 rest = after;
                 continue;
@@ -126,7 +125,8 @@ fn unescape_into(inner: &str, out: &mut impl TextSink) -> Result<(), &'static st
             Some(_) | None => return Err(INVALID_ESCAPE),
         };
         out.push_char(decoded);
-        rest = chars.as_str();
+        // Two ASCII bytes (backslash and escape letter) end on a char boundary.
+        rest = escape.get(2..).ok_or(INVALID_ESCAPE)?;
     }
     out.push_text(rest);
     Ok(())

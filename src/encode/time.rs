@@ -349,6 +349,81 @@ fn parse_date_time(text: &str) -> Result<Parsed, &'static str> {
     })
 }
 
+/// The value of two ASCII digits, or `None`.
+#[inline]
+fn two_digit_value(high: u8, low: u8) -> Option<i64> {
+    (high.is_ascii_digit() && low.is_ascii_digit())
+        .then(|| i64::from(high - b'0') * 10 + i64::from(low - b'0'))
+}
+
+/// A valid `YYYY-MM-DD` at the start of `bytes` (year 0001 or later), or `None`: the
+/// fixed-width form nearly every tap writes, read without the general parser's cursor. Any
+/// other text, valid or not, is left to [`parse_date`], which gives the same date for this
+/// form.
+#[inline]
+fn canonical_date(bytes: &[u8]) -> Option<Date> {
+    let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2, ..] = *bytes else {
+        return None;
+    };
+    let year = two_digit_value(y1, y2)? * 100 + two_digit_value(y3, y4)?;
+    let month = two_digit_value(m1, m2)?;
+    let day = two_digit_value(d1, d2)?;
+    let valid = year >= 1 && (1..=12).contains(&month) && day >= 1;
+    (valid && day <= days_in_month(year, month)).then_some(Date { year, month, day })
+}
+
+/// The instant of a date-time in the form taps nearly always write, read at fixed
+/// positions: `YYYY-MM-DDTHH:MM:SS`, an optional fraction of one to six digits, then the
+/// end, `Z` or `±HH:MM`. Anything else, and the edge cases (leap second, `24:00:00`),
+/// returns `None` for the general parser, which gives the same value for what this
+/// accepts; this only skips its cursor, which took most of a timestamp's time.
+fn canonical_timestamp_micros(bytes: &[u8]) -> Option<i64> {
+    let date = canonical_date(bytes)?;
+    let [b'T' | b't' | b' ', h1, h2, b':', n1, n2, b':', s1, s2, ref rest @ ..] =
+        *bytes.get(10..)?
+    else {
+        return None;
+    };
+    let (hour, minute, second) = (
+        two_digit_value(h1, h2)?,
+        two_digit_value(n1, n2)?,
+        two_digit_value(s1, s2)?,
+    );
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let (mut frac_us, mut rest) = (0, rest);
+    if let [b'.', after @ ..] = rest {
+        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 6 {
+            return None;
+        }
+        for &digit in &after[..digits] {
+            frac_us = frac_us * 10 + i64::from(digit - b'0');
+        }
+        frac_us *= [1, 100_000, 10_000, 1_000, 100, 10, 1][digits];
+        rest = &after[digits..];
+    }
+    let offset_secs = match *rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
+            let (hours, minutes) = (two_digit_value(oh1, oh2)?, two_digit_value(om1, om2)?);
+            if minutes > 59 || (hours * 60 + minutes) * 60 > MAX_OFFSET_SECS {
+                return None;
+            }
+            let total = (hours * 60 + minutes) * 60;
+            if sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        _ => return None,
+    };
+    let micros = ((hour * 60 + minute) * 60 + second) * USECS_PER_SEC + frac_us;
+    Some(pg_days(date) * USECS_PER_DAY + micros - offset_secs * USECS_PER_SEC)
+}
+
 /// Replaces the internal syntax marker with a message naming the expected type.
 fn name_syntax(reason: &'static str, message: &'static str) -> &'static str {
     if reason == SYNTAX {
@@ -375,6 +450,14 @@ fn name_syntax(reason: &'static str, message: &'static str) -> &'static str {
 /// `"not a timestamp"` for malformed text, `"year out of range"` outside 0001–9999,
 /// `"invalid date"`, `"invalid time"` and `"time zone offset out of range"`.
 pub fn parse_timestamp_micros(s: &str) -> Result<i64, &'static str> {
+    match canonical_timestamp_micros(s.as_bytes()) {
+        Some(micros) => Ok(micros),
+        None => general_timestamp_micros(s),
+    }
+}
+
+/// [`parse_timestamp_micros`] for every form it accepts.
+fn general_timestamp_micros(s: &str) -> Result<i64, &'static str> {
     match parse_date_time(s).map_err(|e| name_syntax(e, "not a timestamp"))? {
         Parsed::Infinite { negative: true } => Ok(i64::MIN),
         Parsed::Infinite { negative: false } => Ok(i64::MAX),
@@ -397,6 +480,17 @@ pub fn parse_timestamp_micros(s: &str) -> Result<i64, &'static str> {
 ///
 /// `"not a date"` for malformed text, and the range errors of [`parse_timestamp_micros`].
 pub fn parse_date_days(s: &str) -> Result<i32, &'static str> {
+    if let [_, _, _, _, b'-', _, _, b'-', _, _] = s.as_bytes() {
+        if let Some(date) = canonical_date(s.as_bytes()) {
+            // Years 1..=9999 are within ±3 million days.
+            return i32::try_from(pg_days(date)).map_err(|_| YEAR_RANGE);
+        }
+    }
+    general_date_days(s)
+}
+
+/// [`parse_date_days`] for every form it accepts.
+fn general_date_days(s: &str) -> Result<i32, &'static str> {
     match parse_date_time(s).map_err(|e| name_syntax(e, "not a date"))? {
         Parsed::Infinite { negative: true } => Ok(i32::MIN),
         Parsed::Infinite { negative: false } => Ok(i32::MAX),
@@ -489,6 +583,63 @@ fn postgres_micros_at(at: std::time::SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fixed_width_fast_path_agrees_with_the_general_parser() {
+        let dates = [
+            "2024-02-29",
+            "2023-02-29",
+            "0001-01-01",
+            "0000-01-01",
+            "9999-12-31",
+        ];
+        let dates = dates
+            .into_iter()
+            .chain(["2024-13-01", "2024-00-10", "2024-04-31"]);
+        let times = [
+            "T00:00:00",
+            "T23:59:59",
+            "t12:30:45",
+            " 08:05:09",
+            "T24:00:00",
+        ];
+        let times = times
+            .into_iter()
+            .chain(["T23:59:60", "T12:60:00", "T1:02:03", "T12:30"]);
+        let fractions = ["", ".5", ".123456", ".1234567", ".", ".000001", ".9999995"];
+        let offsets = [
+            "", "Z", "z", "+02:00", "-05:30", "+15:59", "+16:00", "-00:60", "+0200",
+        ];
+        let offsets = offsets
+            .into_iter()
+            .chain([" UTC", "+02", "Zx", "+02:00:30"]);
+        let offsets: Vec<&str> = offsets.collect();
+        let mut fast_taken = 0;
+        for date in dates {
+            let fast_date = canonical_date(date.as_bytes()).map(|d| pg_days(d) as i32);
+            if let Some(days) = fast_date {
+                assert_eq!(Ok(days), general_date_days(date), "{date}");
+            }
+            assert_eq!(parse_date_days(date), general_date_days(date), "{date}");
+            for time in times.clone() {
+                for fraction in fractions {
+                    for offset in &offsets {
+                        let text = format!("{date}{time}{fraction}{offset}");
+                        let general = general_timestamp_micros(&text);
+                        if let Some(fast) = canonical_timestamp_micros(text.as_bytes()) {
+                            fast_taken += 1;
+                            assert_eq!(Ok(fast), general, "{text}");
+                        }
+                        assert_eq!(parse_timestamp_micros(&text), general, "{text}");
+                    }
+                }
+            }
+        }
+        assert!(
+            fast_taken > 200,
+            "the fast path was taken {fast_taken} times"
+        );
+    }
 
     #[test]
     fn postgres_epoch_is_946_684_800_seconds_after_unix() {

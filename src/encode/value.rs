@@ -7,9 +7,11 @@
 
 use std::borrow::Cow;
 
+use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
+use super::scalar::{parse_bool_text, parse_float_text, parse_uuid};
 use super::text::{
     check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
     unescape_json_string_into,
@@ -104,6 +106,8 @@ pub fn encode_field(
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
     let raw = match raw {
+        // A printable ASCII byte is no whitespace: only other texts need the (per-char) trim.
+        Some(raw) if raw.as_bytes().first().is_some_and(u8::is_ascii_graphic) => raw,
         Some(raw) => raw.trim_start(),
         None => {
             write_null(out);
@@ -116,20 +120,26 @@ pub fn encode_field(
         return Ok(());
     }
     let embedded;
-    let (raw, kind) = match embedded_json(raw, kind, ty, options) {
-        Some(json) => {
-            embedded = json;
-            (embedded.as_str(), kind_of(&embedded))
-        }
-        None => (raw, kind),
-    };
     let elements;
-    let raw = match json_elements(raw, kind, ty, options) {
-        Some(json) => {
-            elements = json;
-            elements.as_str()
+    // Mage mode only (`json_string_elements` implies `parse_json_strings`): tested here so
+    // that every other value skips both calls.
+    let (raw, kind) = if options.parse_json_strings {
+        let (raw, kind) = match embedded_json(raw, kind, ty, options) {
+            Some(json) => {
+                embedded = json;
+                (embedded.as_str(), kind_of(&embedded))
+            }
+            None => (raw, kind),
+        };
+        match json_elements(raw, kind, ty, options) {
+            Some(json) => {
+                elements = json;
+                (elements.as_str(), kind)
+            }
+            None => (raw, kind),
         }
-        None => raw,
+    } else {
+        (raw, kind)
     };
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
@@ -355,7 +365,9 @@ fn encode_jsonb(
 }
 
 /// A one-dimensional array: ndim, has-null flag, element OID, size and lower bound, then
-/// each element as a field. Null elements are kept, whatever `items` says.
+/// each element as a field. Null elements are kept, whatever `items` says. The elements are
+/// encoded as the array is parsed (no list of them is built), and the header's flag and
+/// size are filled in after.
 fn encode_array(
     raw: &str,
     element: &PgType,
@@ -364,32 +376,92 @@ fn encode_array(
     stats: &mut EncodeStats,
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
-    let items: Vec<&RawValue> = serde_json::from_str(raw).map_err(|_| "not a JSON array")?;
-    let count = i32::try_from(items.len()).map_err(|_| "array too long")?;
-    let has_null = items
-        .iter()
-        .any(|item| kind_of(item.get()) == JsonKind::Null);
-    let dimensions: i32 = if items.is_empty() { 0 } else { 1 };
-    out.extend_from_slice(&dimensions.to_be_bytes());
-    out.extend_from_slice(&i32::from(has_null).to_be_bytes());
+    let header = out.len();
+    out.extend_from_slice(&[0; 8]); // ndim and the has-null flag, set below
     out.extend_from_slice(&element_oid.to_be_bytes());
-    if items.is_empty() {
+    out.extend_from_slice(&[0; 4]); // size, set below
+    out.extend_from_slice(&1i32.to_be_bytes()); // lower bound
+    let mut elements = ArrayElements {
+        element,
+        options,
+        stats,
+        out: &mut *out,
+        count: 0,
+        has_null: false,
+        failure: None,
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let parsed = deserializer
+        .deserialize_seq(&mut elements)
+        .and_then(|()| deserializer.end());
+    let ArrayElements {
+        count,
+        has_null,
+        failure,
+        ..
+    } = elements;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    parsed.map_err(|_| "not a JSON array")?;
+    if count == 0 {
+        // An empty array: ndim 0, no flag, and no size or lower bound.
+        out.truncate(header + 12);
         return Ok(());
     }
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&1i32.to_be_bytes());
-    for item in items {
-        let text = item.get();
-        if kind_of(text) == JsonKind::Array && *element != PgType::Jsonb && *element != PgType::Json
-        {
-            return Err("nested arrays do not fit a one-dimensional array column".into());
-        }
-        encode_field(Some(text), element, options, stats, out)?;
-    }
+    let count = i32::try_from(count).map_err(|_| "array too long")?;
+    out[header..header + 4].copy_from_slice(&1i32.to_be_bytes());
+    out[header + 4..header + 8].copy_from_slice(&i32::from(has_null).to_be_bytes());
+    out[header + 12..header + 16].copy_from_slice(&count.to_be_bytes());
     Ok(())
 }
 
+/// Encodes an array's elements as serde walks it; the first element that does not fit
+/// stops the walk and is kept in `failure`.
+struct ArrayElements<'a> {
+    element: &'a PgType,
+    options: EncodeOptions,
+    stats: &'a mut EncodeStats,
+    out: &'a mut Vec<u8>,
+    count: usize,
+    has_null: bool,
+    failure: Option<ValueError>,
+}
+
+impl<'de> Visitor<'de> for &mut ArrayElements<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            let text = item.get();
+            let kind = kind_of(text);
+            let encoded = if kind == JsonKind::Array
+                && *self.element != PgType::Jsonb
+                && *self.element != PgType::Json
+            {
+                Err("nested arrays do not fit a one-dimensional array column".into())
+            } else {
+                encode_field(Some(text), self.element, self.options, self.stats, self.out)
+            };
+            if let Err(error) = encoded {
+                self.failure = Some(error);
+                return Err(de::Error::custom("element does not fit"));
+            }
+            self.count += 1;
+            self.has_null |= kind == JsonKind::Null;
+        }
+        Ok(())
+    }
+}
+
 fn integer_literal(text: &str) -> Result<i64, ValueError> {
+    if let Some(value) = plain_integer(text) {
+        return Ok(value);
+    }
     parse_i64_literal(text).map_err(|reason| {
         if reason == OUT_OF_RANGE_FOR_BIGINT {
             ValueError::IntegerOverflow
@@ -397,6 +469,28 @@ fn integer_literal(text: &str) -> Result<i64, ValueError> {
             ValueError::from(reason)
         }
     })
+}
+
+/// The value of the commonest integer literal, an optional `-` and at most 18 digits (so it
+/// cannot overflow), read directly; `None` sends anything else (`+`, a fraction, an
+/// exponent, more digits) to the full parser, which gives the same value for these.
+#[inline]
+fn plain_integer(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        bytes => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(byte - b'0');
+    }
+    Some(if negative { -value } else { value })
 }
 
 fn string_value(raw: &str) -> Result<Cow<'_, str>, ValueError> {
@@ -423,6 +517,14 @@ fn write_text(
     stats: &mut EncodeStats,
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
+    // Most strings have neither an escape nor a NUL: one vectorised scan proves it, and
+    // the text between the quotes is the value.
+    if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        if memchr::memchr2(b'\\', 0, inner.as_bytes()).is_none() {
+            out.extend_from_slice(inner.as_bytes());
+            return Ok(());
+        }
+    }
     let start = out.len();
     unescape_json_string_into(raw, out)?;
     // In UTF-8 a zero byte is only ever U+0000; almost no text has one.
@@ -440,73 +542,41 @@ fn write_text(
     Ok(())
 }
 
-/// Whether `text` is one of `words`, ignoring ASCII case (without lower-casing a copy).
-fn is_any_of(text: &str, words: &[&str]) -> bool {
-    words.iter().any(|word| text.eq_ignore_ascii_case(word))
-}
-
-fn parse_float_text(text: &str) -> Result<f64, ValueError> {
-    if is_any_of(text, &["nan"]) {
-        return Ok(f64::NAN);
-    }
-    if is_any_of(text, &["infinity", "inf", "+infinity"]) {
-        return Ok(f64::INFINITY);
-    }
-    if is_any_of(text, &["-infinity", "-inf"]) {
-        return Ok(f64::NEG_INFINITY);
-    }
-    let value: f64 = text.parse().map_err(|_| "not a number")?;
-    if value.is_infinite() {
-        Err("out of range for double precision".into())
-    } else {
-        Ok(value)
-    }
-}
-
-fn parse_bool_text(text: &str) -> Result<bool, ValueError> {
-    if is_any_of(text, &["true", "t", "yes", "y", "on", "1"]) {
-        Ok(true)
-    } else if is_any_of(text, &["false", "f", "no", "n", "off", "0"]) {
-        Ok(false)
-    } else {
-        Err("expected a boolean".into())
-    }
-}
-
-/// Parses `8-4-4-4-12` hex (any case), also without hyphens or inside braces.
-fn parse_uuid(text: &str) -> Result<[u8; 16], ValueError> {
-    let text = text
-        .strip_prefix('{')
-        .and_then(|t| t.strip_suffix('}'))
-        .unwrap_or(text);
-    let mut bytes = [0u8; 16];
-    let mut nibbles = 0usize;
-    for (position, c) in text.bytes().enumerate() {
-        if c == b'-' && matches!(position, 8 | 13 | 18 | 23) && text.len() == 36 {
-            continue;
-        }
-        let value = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return Err("not a UUID".into()),
-        };
-        if nibbles >= 32 {
-            return Err("not a UUID".into());
-        }
-        bytes[nibbles / 2] |= if nibbles % 2 == 0 { value << 4 } else { value };
-        nibbles += 1;
-    }
-    if nibbles == 32 {
-        Ok(bytes)
-    } else {
-        Err("not a UUID".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_integers_read_directly_match_the_literal_parser() {
+        let texts = [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "123456789012345678",
+            "-999999999999999999",
+        ];
+        let longer = [
+            "1234567890123456789",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ];
+        for text in texts {
+            assert_eq!(
+                plain_integer(text).map(Ok),
+                Some(parse_i64_literal(text)),
+                "{text}"
+            );
+        }
+        // Longer, signed with `+`, or not plain digits: left to the full parser.
+        for text in longer
+            .into_iter()
+            .chain(["+7", "1.0", "1e3", "-", "", "1-2", "٣"])
+        {
+            assert_eq!(plain_integer(text), None, "{text}");
+        }
+    }
 
     const OPTIONS: EncodeOptions = EncodeOptions {
         sanitize_nul: true,

@@ -273,8 +273,8 @@ impl RecordSlots for SlotFiller<'_> {
         true
     }
 
-    fn slot_of(&self, property: &str) -> Option<usize> {
-        self.current.as_ref()?.slot_of(property)
+    fn slot_of(&mut self, property: &str) -> Option<usize> {
+        self.current.as_mut()?.slot_of(property)
     }
 
     fn fill(&mut self, slot: usize, raw: &str) {

@@ -97,6 +97,12 @@ pub struct Stream {
     pub dropped: Vec<String>,
     plan: Option<WritePlan>,
     slots: Vec<Option<(usize, usize)>>,
+    /// The slots of the last record's properties in the order they came: records of a
+    /// stream nearly always list them alike, so the next property is checked against this
+    /// before it is looked up by name.
+    property_order: Vec<usize>,
+    /// How many properties of the record being walked came in `property_order`'s order.
+    order_position: usize,
     field_bounds: Vec<(usize, usize)>,
     key_scratch: Vec<u8>,
 }
@@ -136,6 +142,8 @@ impl Stream {
             dropped: Vec::new(),
             plan: None,
             slots: Vec::new(),
+            property_order: Vec::new(),
+            order_position: 0,
             field_bounds: Vec::new(),
             key_scratch: Vec::new(),
         }
@@ -175,6 +183,7 @@ impl Stream {
         // order, and so each property's slot, is unchanged.
         self.slots.resize(plan.columns.len(), None);
         self.field_bounds.resize(plan.columns.len(), (0, 0));
+        self.property_order.clear();
         self.plan = Some(plan);
     }
 
@@ -209,6 +218,7 @@ impl Stream {
     /// Empties the slots for the next record.
     pub fn begin_record(&mut self) {
         self.slots.iter_mut().for_each(|slot| *slot = None);
+        self.order_position = 0;
     }
 
     /// Encodes the record whose values the slots point at (offsets into `line`) as one row of
@@ -386,8 +396,30 @@ impl RecordSlots for StreamSlots<'_> {
         true
     }
 
-    fn slot_of(&self, property: &str) -> Option<usize> {
-        self.stream.plan.as_ref()?.slot_of.get(property).copied()
+    fn slot_of(&mut self, property: &str) -> Option<usize> {
+        let stream = &mut *self.stream;
+        let plan = stream.plan.as_ref()?;
+        let position = stream.order_position;
+        // The property the last record had here: one comparison instead of a hash lookup.
+        if let Some(&slot) = stream.property_order.get(position) {
+            if plan
+                .property_names
+                .get(slot)
+                .is_some_and(|name| name == property)
+            {
+                stream.order_position += 1;
+                return Some(slot);
+            }
+        }
+        let slot = plan.slot_of.get(property).copied()?;
+        // Another order: learn this record's from here on (at most one entry per column,
+        // whatever a record repeats).
+        if position < plan.columns.len() {
+            stream.property_order.truncate(position);
+            stream.property_order.push(slot);
+            stream.order_position += 1;
+        }
+        Some(slot)
     }
 
     fn fill(&mut self, slot: usize, raw: &str) {

@@ -72,6 +72,8 @@ pub struct WritePlan {
     pub columns: Vec<PlannedColumn>,
     /// Property name → slot in `columns`.
     pub slot_of: FastMap<String, usize>,
+    /// Slot → property name: the inverse of `slot_of`, to confirm a predicted slot.
+    pub property_names: Vec<String>,
     /// Slots of the key columns.
     pub key_slots: Vec<usize>,
     /// Whether rows are merged by key (and so deduplicated in the batch).
@@ -85,12 +87,14 @@ impl WritePlan {
     pub fn build(stream: StreamShape<'_>, table: &TableModel, policy: WritePolicy) -> WritePlan {
         let mut columns = Vec::with_capacity(stream.properties.len());
         let mut slot_of = FastMap::default();
+        let mut property_names = Vec::with_capacity(stream.properties.len());
         for property in stream.properties {
             let pg_type = table
                 .column(&property.column)
                 .map(|c| c.pg_type.clone())
                 .unwrap_or_else(|| PgType::from_format_type(&property.type_name));
             slot_of.insert(property.name.clone(), columns.len());
+            property_names.push(property.name.clone());
             columns.push(PlannedColumn {
                 name: property.column.clone(),
                 pg_type,
@@ -119,6 +123,7 @@ impl WritePlan {
             generation: table.generation,
             columns,
             slot_of,
+            property_names,
             key_slots,
             merge,
             mode,

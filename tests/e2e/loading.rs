@@ -264,6 +264,34 @@ fn upsert_across_two_runs_updates_changed_rows_and_leaves_unchanged_rows_alone()
 }
 
 #[test]
+fn properties_in_any_order_fill_their_own_columns() {
+    // The walker learns the order of a stream's properties from one record to the next;
+    // records that change it, leave some out or add unknown ones must not be misplaced.
+    let schema = TestSchema::new("property_order");
+    let lines = jsonl(&[
+        keyed_schema("t"),
+        record("t", json!({"id": 1, "name": "a", "n": 10})),
+        record("t", json!({"id": 2, "name": "b", "n": 20})),
+        record("t", json!({"n": 30, "id": 3, "name": "c"})),
+        record("t", json!({"name": "d", "x": true, "id": 4})),
+        record("t", json!({"id": 5, "n": 51, "name": "e"})),
+        record("t", json!({"id": 6, "name": "f", "n": 60})),
+    ]);
+    run_target(&schema, json!({}), &lines).assert_success();
+    assert_eq!(
+        schema.rows("t", "id"),
+        vec![
+            json!({"id": 1, "name": "a", "n": 10}),
+            json!({"id": 2, "name": "b", "n": 20}),
+            json!({"id": 3, "name": "c", "n": 30}),
+            json!({"id": 4, "name": "d", "n": null}),
+            json!({"id": 5, "name": "e", "n": 51}),
+            json!({"id": 6, "name": "f", "n": 60}),
+        ]
+    );
+}
+
+#[test]
 fn upsert_sets_columns_to_null_when_a_record_sends_null() {
     let schema = TestSchema::new("upsert_null");
     run_target(
