@@ -163,6 +163,45 @@ fn rows_of(count: i64, tag: &str, kib: usize) -> Vec<String> {
         .collect()
 }
 
+/// Starts the target with two lanes on 200 records of `items` (values `tag` + id) and a
+/// state, under an application name of its own (returned), and waits until one lane waits
+/// for a lock the test holds (on key 7) while the other lane's rows are committed.
+fn start_with_a_lane_held(schema: &TestSchema, tag: &str) -> (Running, String) {
+    let app = format!("tp-lanes-{}", unique());
+    let table = schema.table("items");
+    let mut lines = vec![keyed_schema("items")];
+    lines.extend(rows_of(200, tag, 1));
+    lines.push(state(json!({"done": true})));
+    let extra = json!({"lanes": 2, "max_parallelism": 2, "application_name": app});
+    let mut running = Running::start(schema, extra, &jsonl(&lines));
+    wait_until(
+        "a lane waiting for key 7",
+        &format!("SELECT EXISTS ({})", lock_waiter(&app)),
+        &mut running,
+    );
+    wait_until(
+        "the other lane's rows committed",
+        &format!("SELECT count(*) > 0 FROM {table} WHERE v LIKE '{tag}%'"),
+        &mut running,
+    );
+    (running, app)
+}
+
+/// Waits for the target to exit 0 with the state out and all 200 rows of `tag` in
+/// `table`; returns its stderr.
+fn finishes_with_every_row(running: Running, table: &str, tag: &str) -> String {
+    let (status, stdout, stderr) = running.finish();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), json!({"done": true}).to_string());
+    assert_eq!(
+        scalar_i64(&format!(
+            "SELECT count(*) FROM {table} WHERE v = '{tag}' || id"
+        )),
+        200
+    );
+    stderr
+}
+
 #[test]
 fn a_state_waits_for_a_lane_held_back_by_a_row_lock() {
     let schema = TestSchema::new("lanes_state_lock");
@@ -176,39 +215,14 @@ fn a_state_waits_for_a_lane_held_back_by_a_row_lock() {
     let mut lock = locker.transaction().expect("begin");
     lock.batch_execute(&format!("SELECT * FROM {table} WHERE id = 7 FOR UPDATE"))
         .expect("lock row 7");
-    let app = format!("tp-lanes-state-{}", unique());
-    let mut lines = vec![keyed_schema("items")];
-    lines.extend(rows_of(200, "new", 1));
-    lines.push(state(json!({"done": true})));
-    let extra = json!({"lanes": 2, "max_parallelism": 2, "application_name": app});
-    let mut running = Running::start(&schema, extra, &jsonl(&lines));
-
-    wait_until(
-        "a lane waiting for the row lock",
-        &format!("SELECT EXISTS ({})", lock_waiter(&app)),
-        &mut running,
-    );
-    wait_until(
-        "the other lane's rows committed",
-        &format!("SELECT count(*) > 0 FROM {table} WHERE v LIKE 'new%'"),
-        &mut running,
-    );
+    let (running, _) = start_with_a_lane_held(&schema, "new");
     assert_eq!(
         running.written(),
         "",
         "a state went out while a lane still held uncommitted rows"
     );
     lock.rollback().expect("release the lock");
-
-    let (status, stdout, stderr) = running.finish();
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout.trim(), json!({"done": true}).to_string());
-    assert_eq!(
-        scalar_i64(&format!(
-            "SELECT count(*) FROM {table} WHERE v = 'new' || id"
-        )),
-        200
-    );
+    finishes_with_every_row(running, &table, "new");
 }
 
 #[test]
@@ -224,23 +238,7 @@ fn a_lane_whose_connection_is_killed_mid_copy_is_retried_alone() {
     let mut hold = holder.transaction().expect("begin");
     hold.batch_execute(&format!("INSERT INTO {table} VALUES (7, 'held', '')"))
         .expect("insert key 7");
-    let app = format!("tp-lanes-kill-{}", unique());
-    let mut lines = vec![keyed_schema("items")];
-    lines.extend(rows_of(200, "row", 1));
-    lines.push(state(json!({"done": true})));
-    let extra = json!({"lanes": 2, "max_parallelism": 2, "application_name": app});
-    let mut running = Running::start(&schema, extra, &jsonl(&lines));
-
-    wait_until(
-        "a lane's COPY waiting on key 7",
-        &format!("SELECT EXISTS ({})", lock_waiter(&app)),
-        &mut running,
-    );
-    wait_until(
-        "the other lane's rows committed",
-        &format!("SELECT count(*) > 0 FROM {table} WHERE v LIKE 'row%'"),
-        &mut running,
-    );
+    let (mut running, app) = start_with_a_lane_held(&schema, "row");
     let committed_before_kill = scalar_i64(&format!("SELECT count(*) FROM {table}"));
     let killed = scalar_i64(&format!(
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM ({}) w",
@@ -257,16 +255,7 @@ fn a_lane_whose_connection_is_killed_mid_copy_is_retried_alone() {
     );
     assert_eq!(running.written(), "");
     hold.rollback().expect("release key 7");
-
-    let (status, stdout, stderr) = running.finish();
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout.trim(), json!({"done": true}).to_string());
-    assert_eq!(
-        scalar_i64(&format!(
-            "SELECT count(*) FROM {table} WHERE v = 'row' || id"
-        )),
-        200
-    );
+    let stderr = finishes_with_every_row(running, &table, "row");
     let retries = stderr.lines().filter(|l| l.contains("retrying")).count();
     assert_eq!(retries, 1, "only the killed lane retries:\n{stderr}");
     let flushes = stderr
