@@ -10,7 +10,14 @@
 //! fast wrong answer fails the run.
 //!
 //! `--upsert` measures a second load of the same input onto the filled table against a raw COPY
-//! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`.
+//! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`, and against the plain raw
+//! COPY into an empty table too.
+//!
+//! On Citus, `--distribute COLUMN` makes the target's tables distributed before the timed load
+//! (an untimed run on the SCHEMA lines alone creates them, then `create_distributed_table`), so
+//! the target loads an existing, empty distributed table. Whenever the target's table is
+//! distributed (by this flag or by the target's `citus` setting), the raw tables are
+//! distributed the same way, co-located with it: both sides load the same table shape.
 
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
@@ -30,6 +37,7 @@ struct Options {
     runs: usize,
     upsert: bool,
     keep: bool,
+    distribute: Option<String>,
     url: String,
     extra_config: Vec<(String, String)>,
 }
@@ -48,6 +56,7 @@ fn parse_args() -> Result<Options, String> {
         runs: 3,
         upsert: false,
         keep: false,
+        distribute: None,
         url: std::env::var("TARGET_POSTGRES_TEST_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string()),
         extra_config: Vec::new(),
@@ -73,6 +82,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--upsert" => options.upsert = true,
             "--keep" => options.keep = true,
+            "--distribute" => options.distribute = Some(value("--distribute")?),
             "--url" => options.url = value("--url")?,
             "--set" => {
                 let pair = value("--set")?;
@@ -83,7 +93,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--help" | "-h" => {
                 println!(
-                    "bench [--rows N] [--streams K] [--runs R] [--upsert] [--keep] [--url URL] [--set key=json]..."
+                    "bench [--rows N] [--streams K] [--runs R] [--upsert] [--keep] [--distribute COLUMN] [--url URL] [--set key=json]..."
                 );
                 std::process::exit(0);
             }
@@ -102,9 +112,11 @@ fn run() -> Result<(), String> {
     let work = std::env::temp_dir().join(format!("target-postgres-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let input = work.join("input.jsonl");
+    let schemas = work.join("schemas.jsonl");
     let csv_dir = work.join("csv");
     std::fs::create_dir_all(&csv_dir).map_err(|e| e.to_string())?;
     generate(&options, &input, &csv_dir)?;
+    write_schema_lines(&input, &schemas, options.streams)?;
     let config = work.join("config.json");
     write_config(&options, &config)?;
 
@@ -121,19 +133,34 @@ fn run() -> Result<(), String> {
     let mut target_rates = Vec::new();
     let mut raw_rates = Vec::new();
     let mut peaks = Vec::new();
+    let mut copy_ratios = Vec::new();
     for run in 1..=options.runs {
         reset_schema(&mut client)?;
+        if let Some(column) = &options.distribute {
+            run_target(&target, &config, &schemas)?;
+            distribute_target_tables(&mut client, &options, column)?;
+        }
         if options.upsert {
             // The first load fills the tables; the measured one loads the same input again.
             run_target(&target, &config, &input)?;
         }
         let (target_time, peak_kb) = run_target(&target, &config, &input)?;
-        let raw_time = raw_copy(&mut client, &options, &csv_dir)?;
+        let (raw_time, copy_time) = raw_copy(&mut client, &options, &csv_dir)?;
         verify(&mut client, &options)?;
         let target_rate = options.rows as f64 / target_time.as_secs_f64();
         let raw_rate = options.rows as f64 / raw_time.as_secs_f64();
+        let against_copy = if options.upsert {
+            copy_ratios.push(copy_time.as_secs_f64() / target_time.as_secs_f64());
+            format!(
+                "  raw COPY {:.2}s, ratio to it {:.2}",
+                copy_time.as_secs_f64(),
+                copy_time.as_secs_f64() / target_time.as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}  peak RSS {:.1} MB  rows equal",
+            "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}{against_copy}  peak RSS {:.1} MB  rows equal",
             target_rate,
             target_time.as_secs_f64(),
             raw_rate,
@@ -157,6 +184,12 @@ fn run() -> Result<(), String> {
         median(&ratios),
         median(&peaks)
     );
+    if options.upsert {
+        println!(
+            "median ratio of the re-load to a raw COPY into an empty table: {:.2}",
+            median(&copy_ratios)
+        );
+    }
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; DROP SCHEMA IF EXISTS {SCHEMA}_raw CASCADE"
@@ -398,6 +431,67 @@ fn generate(options: &Options, input: &Path, csv_dir: &Path) -> Result<(), Strin
     Ok(())
 }
 
+/// The input's SCHEMA lines alone, for the untimed run that creates the tables `--distribute`
+/// distributes.
+fn write_schema_lines(input: &Path, schemas: &Path, streams: usize) -> Result<(), String> {
+    let text = std::fs::read_to_string(input).map_err(|e| e.to_string())?;
+    let lines: Vec<&str> = text.lines().take(streams).collect();
+    std::fs::write(schemas, lines.join("\n") + "\n").map_err(|e| e.to_string())
+}
+
+/// `create_distributed_table` on each of the target's (empty) tables.
+fn distribute_target_tables(
+    client: &mut Client,
+    options: &Options,
+    column: &str,
+) -> Result<(), String> {
+    for stream in 0..options.streams {
+        let table = table_name(stream);
+        client
+            .execute(
+                "SELECT create_distributed_table($1, $2)",
+                &[&format!("{SCHEMA}.{table}"), &column],
+            )
+            .map_err(|e| format!("distributing {table}: {}", db_error(&e)))?;
+    }
+    Ok(())
+}
+
+/// The distribution column of the target's `table`, when it is a Citus distributed table.
+fn distribution_of(client: &mut Client, table: &str) -> Result<Option<String>, String> {
+    let has_citus: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+            &[],
+        )
+        .map_err(|e| db_error(&e))?
+        .get(0);
+    if !has_citus {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            "SELECT column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition \
+             WHERE logicalrelid = to_regclass($1) AND partmethod = 'h'",
+            &[&format!("{SCHEMA}.{table}")],
+        )
+        .map_err(|e| db_error(&e))?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Makes a raw table distributed like the target's, co-located with it, when the target's is.
+fn distribute_like_target(client: &mut Client, table: &str, raw: &str) -> Result<(), String> {
+    if let Some(column) = distribution_of(client, table)? {
+        client
+            .execute(
+                "SELECT create_distributed_table($1, $2, colocate_with => $3)",
+                &[&raw, &column, &format!("{SCHEMA}.{table}")],
+            )
+            .map_err(|e| format!("distributing {raw}: {}", db_error(&e)))?;
+    }
+    Ok(())
+}
+
 fn reset_schema(client: &mut Client) -> Result<(), String> {
     client
         .batch_execute(&format!(
@@ -461,8 +555,13 @@ fn run_target(target: &Path, config: &Path, input: &Path) -> Result<(Duration, u
 }
 
 /// Loads the CSV through PostgreSQL's parser (untimed), dumps it as binary COPY bytes, and
-/// times the binary COPY of those bytes into tables shaped like the target's.
-fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Duration, String> {
+/// times the binary COPY of those bytes into tables shaped like the target's. Returns the raw
+/// load's time and, for `--upsert`, that of a plain COPY into empty tables (else the same).
+fn raw_copy(
+    client: &mut Client,
+    options: &Options,
+    csv_dir: &Path,
+) -> Result<(Duration, Duration), String> {
     let db = |e: postgres::Error| e.to_string();
     let mut payloads = Vec::new();
     for stream in 0..options.streams {
@@ -482,7 +581,16 @@ fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Du
                 "ALTER TABLE {SCHEMA}_raw.{table}_csv ADD COLUMN {missing} text;"
             ));
         }
+        if options.upsert {
+            ddl.push_str(&format!(
+                "CREATE TABLE {SCHEMA}_raw.{table}_copy (LIKE {SCHEMA}.{table} INCLUDING ALL);"
+            ));
+        }
         client.batch_execute(&ddl).map_err(db)?;
+        distribute_like_target(client, &table, &format!("{SCHEMA}_raw.{table}"))?;
+        if options.upsert {
+            distribute_like_target(client, &table, &format!("{SCHEMA}_raw.{table}_copy"))?;
+        }
         let generated = std::iter::once("id")
             .chain(VALUE_COLUMNS.iter().copied())
             .collect::<Vec<_>>()
@@ -520,14 +628,27 @@ fn raw_copy(client: &mut Client, options: &Options, csv_dir: &Path) -> Result<Du
             raw_merge(client, table, binary)?;
             total += started.elapsed();
         }
-        return Ok(total);
+        let copy = copy_payloads(client, &payloads, "_copy")?;
+        return Ok((total, copy));
     }
+    let copy = copy_payloads(client, &payloads, "")?;
+    Ok((copy, copy))
+}
+
+/// Times the binary COPY of each payload into its raw table (name + `suffix`), one
+/// transaction per table.
+fn copy_payloads(
+    client: &mut Client,
+    payloads: &[(String, Vec<u8>, String)],
+    suffix: &str,
+) -> Result<Duration, String> {
+    let db = |e: postgres::Error| e.to_string();
     let started = Instant::now();
-    for (table, binary, _) in &payloads {
+    for (table, binary, _) in payloads {
         let mut transaction = client.transaction().map_err(db)?;
         let mut writer = transaction
             .copy_in(&format!(
-                "COPY {SCHEMA}_raw.{table} FROM STDIN (FORMAT binary)"
+                "COPY {SCHEMA}_raw.{table}{suffix} FROM STDIN (FORMAT binary)"
             ))
             .map_err(db)?;
         writer.write_all(binary).map_err(|e| e.to_string())?;
