@@ -451,7 +451,7 @@ fn distribute_target_tables(
         let table = table_name(stream);
         client
             .execute(
-                "SELECT create_distributed_table($1, $2)",
+                "SELECT create_distributed_table($1::text::regclass, $2)",
                 &[&format!("{SCHEMA}.{table}"), &column],
             )
             .map_err(|e| format!("distributing {table}: {}", db_error(&e)))?;
@@ -486,7 +486,7 @@ fn distribute_like_target(client: &mut Client, table: &str, raw: &str) -> Result
     if let Some(column) = distribution_of(client, table)? {
         client
             .execute(
-                "SELECT create_distributed_table($1, $2, colocate_with => $3)",
+                "SELECT create_distributed_table($1::text::regclass, $2, colocate_with => $3)",
                 &[&raw, &column, &format!("{SCHEMA}.{table}")],
             )
             .map_err(|e| format!("distributing {raw}: {}", db_error(&e)))?;
