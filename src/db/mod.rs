@@ -1,8 +1,9 @@
 //! The PostgreSQL side: connections, the pool's connection manager, TLS and the SSH tunnel,
-//! sessions (their timeouts), catalog reads, SQL text, flushes and their workers, the
-//! lock-wait watch, and which failures a flush or a connection attempt retries.
+//! sessions (their timeouts), catalog reads (Citus' among them), SQL text, flushes and their
+//! workers, the lock-wait watch, and which failures a flush or a connection attempt retries.
 
 pub mod catalog;
+pub mod citus;
 pub mod connect;
 pub mod flush;
 pub mod lock_wait;

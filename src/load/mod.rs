@@ -38,6 +38,7 @@ use crate::shutdown::Shutdown;
 mod activate_version;
 mod batch;
 mod budget;
+mod citus;
 mod commit;
 mod dead_letter;
 mod record;
@@ -168,7 +169,7 @@ impl<'s> Loader<'s> {
             budget.spare_capacity_max(),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
         );
-        Ok(Loader {
+        let mut loader = Loader {
             settings,
             catalog,
             client,
@@ -198,7 +199,9 @@ impl<'s> Loader<'s> {
                 || settings.mage_mode
                 || !settings.constant_columns.is_empty(),
             shutdown,
-        })
+        };
+        loader.check_citus_setting()?;
+        Ok(loader)
     }
 
     /// Reads every line and hands each message to its handler.

@@ -16,11 +16,15 @@ use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::catalog::{read_table, schema_exists, CatalogTable};
+use crate::db::citus::{self, Distribution};
 use crate::db::sql;
 use crate::error::{Error, Result};
 use crate::schema::evolution::{column_change, ColumnChange};
 use crate::schema::naming::{fit_identifier, qualified_name};
 use crate::schema::pg_type::PgType;
+
+/// A change the model refuses to plan, as a message for the stream's error.
+pub type Refusal<T> = std::result::Result<T, String>;
 
 /// One column of the model: what the catalog says of it, kept up to date by our DDL.
 pub use crate::db::catalog::CatalogColumn as TableColumn;
@@ -51,6 +55,9 @@ pub struct TableModel {
     /// True while keyed rows may be COPYed straight in: the table was empty when first seen
     /// (or is created by this run) and no flush has met an existing key yet.
     pub direct_copy: Arc<AtomicBool>,
+    /// How Citus spreads the table (as found, or as this run creates it); `None` for a plain
+    /// table.
+    pub distribution: Option<Distribution>,
 }
 
 /// An overwrite in progress.
@@ -106,6 +113,58 @@ impl TableModel {
         self.overwrite
             .as_ref()
             .map_or(self.qualified.as_str(), |o| o.stage.as_str())
+    }
+
+    /// Whether the table does not exist yet (its CREATE is not even queued).
+    pub fn is_new(&self) -> bool {
+        !self.exists
+    }
+
+    /// Makes the CREATE of this new table distribute it (or make it a reference table).
+    pub fn create_distributed(&mut self, distribution: Distribution) {
+        if !self.exists {
+            self.distribution = Some(distribution);
+        }
+    }
+
+    /// Whether Citus spreads the table's rows over shards (not a reference table).
+    pub fn is_distributed(&self) -> bool {
+        matches!(self.distribution, Some(Distribution::Distributed { .. }))
+    }
+
+    /// The column Citus distributes the table by, when it does.
+    pub fn distribution_column(&self) -> Option<&str> {
+        match &self.distribution {
+            Some(Distribution::Distributed { column }) => Some(column),
+            _ => None,
+        }
+    }
+
+    /// An error when a change would alter the distribution column `name` (Citus refuses).
+    fn check_not_distribution_column(&self, name: &str, change: &str) -> Refusal<()> {
+        if self.distribution_column() == Some(name) {
+            return Err(citus::distribution_column_message(
+                &self.qualified,
+                name,
+                change,
+            ));
+        }
+        Ok(())
+    }
+
+    /// An error when a unique constraint lacks the distribution column (Citus refuses it).
+    fn check_unique_has_distribution_column(&self, columns: &[String]) -> Refusal<()> {
+        match self.distribution_column() {
+            Some(column) if !columns.iter().any(|c| c == column) => Err(format!(
+                "table {} is distributed by Citus on \"{column}\", and a unique constraint \
+                     on a distributed table must contain the distribution column; the key \
+                     ({}) does not: add \"{column}\" to the stream's key (Mage's \
+                     unique_constraints) or load into a table distributed by a key column",
+                self.qualified,
+                quoted_list(columns)
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the table is loaded by `overwrite`.
@@ -182,17 +241,27 @@ impl TableModel {
         wanted: &[WantedColumn],
         primary_key: &[String],
         unique: Option<(String, &[String])>,
-    ) -> Result<bool> {
+    ) -> Refusal<bool> {
         for column in wanted {
             if !sql::is_safe_type_name(&column.type_name) {
-                return Err(Error::Internal(format!(
-                    "column \"{}\": type \"{}\" is not a plain type name",
+                return Err(format!(
+                    "internal error: column \"{}\": type \"{}\" is not a plain type name",
                     column.name, column.type_name
-                )));
+                ));
             }
         }
+        for keys in [
+            Some(primary_key),
+            unique.as_ref().map(|(_, columns)| *columns),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|keys| !keys.is_empty() && !self.has_unique_index_on(keys))
+        {
+            self.check_unique_has_distribution_column(keys)?;
+        }
         let changed = if self.exists {
-            let columns_changed = self.evolve_columns(wanted);
+            let columns_changed = self.evolve_columns(wanted)?;
             let keys_changed = self.add_keys(primary_key, unique);
             columns_changed || keys_changed
         } else {
@@ -224,6 +293,19 @@ impl TableModel {
                 .as_ref()
                 .map(|(name, columns)| (name.as_str(), *columns)),
         ));
+        match &self.distribution {
+            Some(Distribution::Distributed { column }) => {
+                self.log_change(&format!("distributed by Citus on \"{column}\""));
+                self.pending_ddl
+                    .push(citus::distribute_table(&self.qualified, column));
+            }
+            Some(Distribution::Reference) => {
+                self.log_change("made a Citus reference table");
+                self.pending_ddl
+                    .push(citus::reference_table(&self.qualified));
+            }
+            Some(Distribution::Other) | None => {}
+        }
         let plural = if wanted.len() == 1 { "" } else { "s" };
         let mut described = format!("created with {} column{plural}", wanted.len());
         if !primary_key.is_empty() {
@@ -252,8 +334,9 @@ impl TableModel {
     }
 
     /// Adds missing columns, widens those that cannot hold what is wanted, and drops NOT
-    /// NULL from columns no longer in the schema. Returns whether anything changed.
-    fn evolve_columns(&mut self, wanted: &[WantedColumn]) -> bool {
+    /// NULL from columns no longer in the schema. Returns whether anything changed; widening
+    /// the distribution column of a Citus table is an error naming it.
+    fn evolve_columns(&mut self, wanted: &[WantedColumn]) -> Refusal<bool> {
         let mut changed = false;
         for column in wanted {
             let Some(index) = self.columns.iter().position(|c| c.name == column.name) else {
@@ -270,6 +353,10 @@ impl TableModel {
             if let ColumnChange::Widen { type_name, using } =
                 column_change(&existing_type, &column.type_name)
             {
+                self.check_not_distribution_column(
+                    &column.name,
+                    &format!("widening column \"{}\" to {type_name}", column.name),
+                )?;
                 self.log_change(&format!(
                     "column \"{}\" widened from {} to {type_name}",
                     column.name, self.columns[index].type_name
@@ -298,7 +385,7 @@ impl TableModel {
                 changed = true;
             }
         }
-        changed
+        Ok(changed)
     }
 
     /// Adds a primary key or Mage's unique constraint that an existing table lacks. Over
@@ -335,17 +422,21 @@ impl TableModel {
     }
 
     /// Widens an integer column to numeric (an integer arrived that does not fit), logging
-    /// the change with its `cause`.
-    pub fn widen_to_numeric(&mut self, name: &str, cause: &str) -> bool {
+    /// the change with its `cause`; the distribution column of a Citus table is an error.
+    pub fn widen_to_numeric(&mut self, name: &str, cause: &str) -> Refusal<bool> {
         let Some(index) = self.columns.iter().position(|c| c.name == name) else {
-            return false;
+            return Ok(false);
         };
         // An integer array widens to a numeric array, a scalar to numeric.
         let type_name = match &self.columns[index].pg_type {
             PgType::Array { element, .. } if element.is_integer() => "numeric[]",
             pg_type if pg_type.is_integer() => "numeric",
-            _ => return false,
+            _ => return Ok(false),
         };
+        self.check_not_distribution_column(
+            name,
+            &format!("widening column \"{name}\" to {type_name} ({cause})"),
+        )?;
         self.log_change(&format!(
             "column \"{name}\" widened from {} to {type_name} ({cause})",
             self.columns[index].type_name
@@ -356,7 +447,7 @@ impl TableModel {
         column.type_name = type_name.to_string();
         column.pg_type = PgType::from_format_type(type_name);
         self.generation += 1;
-        true
+        Ok(true)
     }
 }
 
@@ -381,6 +472,8 @@ pub struct Tables {
     tables: Vec<TableModel>,
     by_name: HashMap<(String, String), usize>,
     checked_schemas: Vec<String>,
+    /// Whether the database has Citus, once looked up (with the first existing table).
+    has_citus: Option<bool>,
 }
 
 impl Tables {
@@ -405,6 +498,11 @@ impl Tables {
         }
         let catalog = read_table(client, schema, table)?;
         let exists = catalog.is_some();
+        let distribution = if exists && self.has_citus(client)? {
+            citus::read_distribution(client, &qualified_name(schema, table))?
+        } else {
+            None
+        };
         // A table to be created is as empty as one found without rows.
         let found = catalog.unwrap_or(CatalogTable {
             columns: Vec::new(),
@@ -425,10 +523,21 @@ impl Tables {
             generation: 0,
             overwrite: None,
             direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
+            distribution,
         };
         self.tables.push(model);
         self.by_name.insert(key, id);
         Ok(id)
+    }
+
+    /// Whether the database has the citus extension (looked up once).
+    pub fn has_citus(&mut self, client: &mut Client) -> Result<bool> {
+        if let Some(known) = self.has_citus {
+            return Ok(known);
+        }
+        let found = citus::has_extension(client)?;
+        self.has_citus = Some(found);
+        Ok(found)
     }
 
     /// The table with this id (ids come from [`Tables::open`], so a miss is a bug).

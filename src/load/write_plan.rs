@@ -78,6 +78,9 @@ pub struct WritePlan {
     pub merge: bool,
     /// How the flush writes the rows.
     pub mode: WriteMode,
+    /// The table is a Citus distributed table (its flushes are made large: see
+    /// `load::budget`).
+    pub distributed: bool,
 }
 
 impl WritePlan {
@@ -122,6 +125,7 @@ impl WritePlan {
             key_slots,
             merge,
             mode,
+            distributed: table.is_distributed(),
         }
     }
 }

@@ -16,9 +16,12 @@
 //! TLS-only cluster of the tests' own), [`mistakes`] (a new user's mistakes: config typos,
 //! stream maps, a missing password, a tap logging to stdout; pool failures and schema
 //! changes logged with their cause), [`ssh`] (the SSH tunnel, through an sshd of the tests'
-//! own), [`memory`] (peak memory with huge records, within `maximum_batch_size_mb`).
+//! own), [`memory`] (peak memory with huge records, within `maximum_batch_size_mb`), [`citus`]
+//! (distributed tables on a Citus coordinator at `TARGET_POSTGRES_CITUS_URL`; skipped, loudly,
+//! without one).
 
 mod batch;
+mod citus;
 mod cli;
 mod concurrency;
 mod crash;
