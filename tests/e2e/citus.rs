@@ -62,7 +62,7 @@ impl CitusSchema {
     /// `id, v` of `table` by id, as text.
     fn contents(&self, table: &str) -> Vec<(String, Option<String>)> {
         self.rows(&format!(
-            "SELECT id::text, v FROM {} ORDER BY id",
+            "SELECT t.id::text, t.v FROM {} t ORDER BY t.id",
             self.table(table)
         ))
         .into_iter()
