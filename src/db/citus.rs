@@ -27,6 +27,14 @@ pub enum Distribution {
     Other,
 }
 
+/// The first statement of a flush into a distributed table: its COPY and merge use one
+/// connection per worker instead of one per shard. Opening a connection per shard (32 by
+/// default) cost more than the parallelism it buys at a loader's flush sizes (measured on
+/// 32 shards over two workers: 100k rows in 0.69 s instead of 0.90 s), and the loader has
+/// its own parallelism (one flush per table at a time on `max_parallelism` connections).
+pub const ONE_CONNECTION_PER_WORKER: &str =
+    "SET LOCAL citus.multi_shard_modify_mode = 'sequential'";
+
 /// Whether the database has the `citus` extension.
 pub fn has_extension(client: &mut Client) -> Result<bool> {
     client

@@ -284,7 +284,7 @@ impl<'s> Loader<'s> {
         self.budget.released(stream.rows.byte_len());
         let rows = stream.rows.take();
         stream.flushes = stream.flushes.saturating_add(1);
-        let ddl = table.take_flush_ddl();
+        let ddl = table.take_rows_flush_ddl();
         let closes = table.batches_completed_by_flush(rows.first_seq);
         let job = flush_job(table, &stream.name, ddl, closes, rows.lines).with_rows(
             mode,

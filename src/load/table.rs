@@ -186,6 +186,16 @@ impl TableModel {
         ddl
     }
 
+    /// The statements that precede a flush's rows: [`TableModel::take_flush_ddl`], after
+    /// (on a Citus distributed table) [`citus::ONE_CONNECTION_PER_WORKER`].
+    pub fn take_rows_flush_ddl(&mut self) -> Vec<String> {
+        let mut ddl = self.take_flush_ddl();
+        if self.is_distributed() {
+            ddl.insert(0, citus::ONE_CONNECTION_PER_WORKER.to_string());
+        }
+        ddl
+    }
+
     /// For an overwrite, keeps a staged batch open until the swap; returns the batches the
     /// flush itself completes.
     pub fn batches_completed_by_flush(&mut self, first_seq: Option<u64>) -> Vec<u64> {
