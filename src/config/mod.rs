@@ -8,10 +8,11 @@
 //!
 //! One file per concept: `spec` (the settings table), `unknown` (what a key that is not a
 //! setting is: a typo, a peer's key, a feature we lack), `raw` (merged sources and typed
-//! getters), `connection` (where and how to connect, TLS), `pem` (a file or the text
+//! getters), `citus` (the `citus` setting), `connection` (where and how to connect, TLS), `pem` (a file or the text
 //! itself), `ssh_tunnel` (the bastion), `validate` (raw → [`Settings`]); this file holds
 //! the validated types and [`load`], which runs the layers in order.
 
+mod citus;
 mod connection;
 mod pem;
 mod raw;
@@ -23,6 +24,7 @@ mod validate;
 use std::path::Path;
 use std::time::Duration;
 
+pub use citus::CitusSettings;
 pub use connection::{ConnectionSettings, PemSetting, SessionTimeouts, SslMode};
 pub use pem::PemSource;
 pub use raw::RawConfig;
@@ -98,6 +100,8 @@ pub struct Settings {
     pub add_record_metadata: bool,
     /// Delete rows whose record carries `_sdc_deleted_at`.
     pub hard_delete: bool,
+    /// The `citus` setting: the database must have Citus, and new tables are distributed.
+    pub citus: Option<CitusSettings>,
     /// Levels of object properties flattened into `parent__child` columns.
     pub flattening_max_level: usize,
     /// What happens to a record that does not fit.

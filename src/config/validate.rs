@@ -65,6 +65,7 @@ impl RawConfig {
             schema_mapping: self.schema_mapping()?,
             add_record_metadata: self.boolean("add_record_metadata")?.unwrap_or(false),
             hard_delete: self.boolean("hard_delete")?.unwrap_or(false),
+            citus: self.citus()?,
             invalid_records,
             invalid_records_threshold: self
                 .integer("invalid_records_threshold")?

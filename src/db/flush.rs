@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use postgres::error::SqlState;
 use postgres::Client;
 
+use crate::db::citus;
 use crate::db::connect::Pool;
 use crate::db::copy_rows::CopyRows;
 use crate::db::lock_wait::LockWatch;
@@ -122,11 +123,11 @@ impl FlushJob {
         }
     }
 
-    /// The job in `lane`; a barrier still when it carries DDL or `barrier` says so.
+    /// The job in `lane` of its table, a barrier or not.
     pub fn in_lane(self, lane: usize, barrier: bool) -> FlushJob {
         FlushJob {
             lane,
-            barrier: barrier || !self.ddl.is_empty(),
+            barrier,
             ..self
         }
     }
@@ -275,11 +276,12 @@ impl FlushJob {
             transaction.batch_execute(statement).map_err(|e| {
                 // Only idempotent DDL may have lost a race to a concurrent run; a failed
                 // ALTER (a primary key over duplicate rows, say) is the user's to fix.
-                let step = if sql::is_idempotent_ddl(statement) {
-                    Step::Ddl
-                } else {
-                    Step::Data
-                };
+                let step =
+                    if sql::is_idempotent_ddl(statement) || citus::is_distribution_ddl(statement) {
+                        Step::Ddl
+                    } else {
+                        Step::Data
+                    };
                 (
                     step,
                     Error::db(format!("{}: {statement}", self.context("changing")), e),

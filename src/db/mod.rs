@@ -1,9 +1,10 @@
 //! The PostgreSQL side: connections, the pool's connection manager, TLS and the SSH tunnel,
-//! sessions (their timeouts), catalog reads, SQL text, flushes (and the rows they copy) and
-//! their workers, the lock-wait watch, and which failures a flush or a connection attempt
-//! retries.
+//! sessions (their timeouts), catalog reads (Citus' among them), SQL text, flushes (and the
+//! rows they copy) and their workers, the lock-wait watch, and which failures a flush or a
+//! connection attempt retries.
 
 pub mod catalog;
+pub mod citus;
 pub mod connect;
 pub mod copy_rows;
 pub mod flush;

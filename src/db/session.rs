@@ -11,6 +11,15 @@
 //! `session_timeouts: server` keeps every one. Only timeouts the server has are set
 //! (`transaction_timeout` is PostgreSQL 17's), so older servers need no special case.
 //!
+//! On Citus the same query also keeps the session's connections to the workers between
+//! transactions: `citus.max_cached_conns_per_worker` (1 by default) is raised to
+//! `citus.max_adaptive_executor_pool_size` (16), the most a statement uses per worker. A COPY
+//! into a distributed table opens one connection per shard it writes, and re-opening them
+//! for every flush cost about 0.3 s a transaction on a 32-shard table (measured: a COPY of
+//! 1,000 rows took 0.43 s with the default, 0.05 s with the connections kept). Without Citus
+//! the lookup finds no such setting and sets nothing; a value named in the URL's `options`
+//! is left alone.
+//!
 //! Why a query and not the `options` startup parameter, which would save its round trip:
 //! PgBouncer refuses a `-c` of a parameter it does not track (statement_timeout among them)
 //! unless told to ignore `options`, and the pid needs the round trip anyway. It is one per
@@ -36,6 +45,19 @@ pub struct Session {
     pub pid: Option<i32>,
 }
 
+/// Citus' setting for how many connections to each worker a session keeps between
+/// transactions.
+const CITUS_CACHED_CONNECTIONS: &str = "citus.max_cached_conns_per_worker";
+
+/// Raises [`CITUS_CACHED_CONNECTIONS`] to Citus' own per-worker bound, where it is lower;
+/// sets nothing on a server without Citus. (The CASE keeps the cast to the one row: the
+/// planner may test the conditions of a WHERE in any order.)
+const KEEP_CITUS_CONNECTIONS: &str = "(SELECT count(set_config(name, \
+     current_setting('citus.max_adaptive_executor_pool_size', true), false)) \
+     FROM pg_catalog.pg_settings WHERE name = 'citus.max_cached_conns_per_worker' \
+     AND CASE WHEN name = 'citus.max_cached_conns_per_worker' THEN setting::int \
+     < current_setting('citus.max_adaptive_executor_pool_size', true)::int END)";
+
 /// The query every session runs once, right after connecting.
 #[derive(Debug, Clone)]
 pub struct SessionSetup {
@@ -56,7 +78,7 @@ impl SessionSetup {
                 .filter(|name| !chosen.iter().any(|c| c == name))
                 .collect(),
         };
-        let sql = if cleared.is_empty() {
+        let mut sql = if cleared.is_empty() {
             "SELECT pg_backend_pid()".to_string()
         } else {
             // set_config through pg_settings sets only the timeouts this server has.
@@ -67,6 +89,10 @@ impl SessionSetup {
                 names.join(", ")
             )
         };
+        if !chosen.iter().any(|c| c == CITUS_CACHED_CONNECTIONS) {
+            sql.push_str(", ");
+            sql.push_str(KEEP_CITUS_CONNECTIONS);
+        }
         SessionSetup {
             sql,
             clears_timeouts: !cleared.is_empty(),
@@ -180,9 +206,23 @@ mod tests {
     }
 
     #[test]
-    fn server_only_reads_the_pid() {
+    fn server_reads_the_pid_and_clears_no_timeout() {
         let setup = SessionSetup::new(SessionTimeouts::Server, None);
         assert!(!setup.clears_timeouts);
-        assert_eq!(setup.sql, "SELECT pg_backend_pid()");
+        assert_eq!(
+            setup.sql,
+            format!("SELECT pg_backend_pid(), {KEEP_CITUS_CONNECTIONS}")
+        );
+    }
+
+    #[test]
+    fn citus_worker_connections_are_kept_unless_the_url_options_say_otherwise() {
+        let setup = SessionSetup::new(SessionTimeouts::Off, None);
+        assert!(setup.sql.contains(KEEP_CITUS_CONNECTIONS), "{}", setup.sql);
+        let setup = SessionSetup::new(
+            SessionTimeouts::Off,
+            Some("-c citus.max_cached_conns_per_worker=0"),
+        );
+        assert!(!setup.sql.contains(KEEP_CITUS_CONNECTIONS), "{}", setup.sql);
     }
 }

@@ -3,6 +3,12 @@
 //! flush chunk size, all buffers together are bounded (the largest flushes first), and no
 //! row waits longer than `max_batch_age_seconds`.
 //!
+//! A Citus distributed table is flushed in few, large transactions: each one pays a fixed
+//! distributed commit (a two-phase commit on every shard's connection, tens of milliseconds
+//! however few its rows), so after the first flush (small, so that the connections to the
+//! shards are opened while the next rows are encoded) a stream of one flushes as much as the
+//! reader's budget holds.
+//!
 //! The bound is split between the reader's buffers and the flush queue (whose bytes the
 //! workers bound by blocking the reader): together they stay within `maximum_batch_size_mb`.
 //! The input read ahead of the parser adds at most
@@ -15,7 +21,8 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::error::Result;
-use crate::load::row_buffer::{RowBuffer, ROW_SLACK_BYTES};
+use crate::load::row_buffer::ROW_SLACK_BYTES;
+use crate::load::stream::Stream;
 use crate::load::Loader;
 
 /// The reader's budget for all streams' buffers together, in flush chunks.
@@ -46,7 +53,8 @@ pub struct Budget {
     batch_size_rows: usize,
     /// Bytes held in all streams' buffers.
     buffered: usize,
-    /// When `buffered` reaches this, the largest buffer flushes.
+    /// When `buffered` reaches this, the largest buffer flushes. Also the size of a flush
+    /// into a Citus distributed table, after its first.
     limit: usize,
     /// What the flush queue may hold (queued and in flight).
     queue_bytes: usize,
@@ -93,15 +101,21 @@ impl Budget {
 
     /// The byte size at which a stream's buffer flushes. A stream's first flushes are small
     /// (256 KiB, doubling up to the full chunk) so the database starts working after a few
-    /// hundred rows instead of waiting for a whole chunk to be parsed.
-    pub fn chunk_limit(&self, flushes_so_far: u32) -> usize {
+    /// hundred rows instead of waiting for a whole chunk to be parsed. Into a Citus
+    /// distributed table only the first is small; the others are as large as the reader's
+    /// budget.
+    pub fn chunk_limit(&self, flushes_so_far: u32, distributed: bool) -> usize {
+        if distributed && flushes_so_far > 0 {
+            return self.limit.max(self.flush_chunk_bytes);
+        }
         (FIRST_CHUNK_BYTES << flushes_so_far.min(16)).min(self.flush_chunk_bytes)
     }
 
     /// Whether a stream's buffer should flush now.
-    pub fn is_full(&self, rows: &RowBuffer, flushes_so_far: u32) -> bool {
-        rows.appended_rows() >= self.batch_size_rows
-            || rows.byte_len() >= self.chunk_limit(flushes_so_far)
+    pub fn is_full(&self, stream: &Stream) -> bool {
+        stream.rows.appended_rows() >= self.batch_size_rows
+            || stream.rows.byte_len()
+                >= self.chunk_limit(stream.flushes, stream.loads_distributed_table())
     }
 
     /// Counts bytes added to a buffer.

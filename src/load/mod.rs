@@ -39,6 +39,7 @@ use crate::shutdown::Shutdown;
 mod activate_version;
 mod batch;
 mod budget;
+mod citus;
 mod commit;
 mod dead_letter;
 mod record;
@@ -170,7 +171,7 @@ impl<'s> Loader<'s> {
             (budget.queue_bytes(), budget.spare_capacity_max()),
             commit::on_commit(Arc::clone(&tracker), Arc::clone(&totals)),
         );
-        Ok(Loader {
+        let mut loader = Loader {
             settings,
             catalog,
             client,
@@ -200,7 +201,9 @@ impl<'s> Loader<'s> {
                 || settings.mage_mode
                 || !settings.constant_columns.is_empty(),
             shutdown,
-        })
+        };
+        loader.check_citus_setting()?;
+        Ok(loader)
     }
 
     /// Reads every line and hands each message to its handler.
@@ -294,26 +297,21 @@ impl<'s> Loader<'s> {
         for _ in 1..parts.len() {
             closes.iter().for_each(|&seq| self.tracker.open_batch(seq));
         }
-        let mut barrier = table.starts_generation();
         let mut ddl = table.take_flush_ddl();
+        let mut barrier = table.starts_generation() || !ddl.is_empty();
+        let prologue = table.flush_prologue();
         for (choice, rows) in parts {
             let lane = match choice {
                 LaneChoice::Lane(lane) => lane,
-                LaneChoice::Any => table.next_lane(self.settings.lanes),
                 LaneChoice::Alone => {
                     barrier = true;
                     0
                 }
             };
-            let job = flush_job(
-                table,
-                &stream.name,
-                std::mem::take(&mut ddl),
-                closes.clone(),
-                rows.lines,
-            )
-            .with_rows(mode.clone(), rows.rows, rows.row_count)
-            .in_lane(lane, std::mem::take(&mut barrier));
+            let statements = [prologue.clone(), std::mem::take(&mut ddl)].concat();
+            let job = flush_job(table, &stream.name, statements, closes.clone(), rows.lines)
+                .with_rows(mode.clone(), rows.rows, rows.row_count)
+                .in_lane(lane, std::mem::take(&mut barrier));
             self.workers.submit(job)?;
         }
         Ok(())

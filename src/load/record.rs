@@ -151,7 +151,7 @@ impl Loader<'_> {
                     if opened {
                         self.tracker.open_batch(seq);
                     }
-                    break self.budget.is_full(&stream.rows, stream.flushes);
+                    break self.budget.is_full(stream);
                 }
                 Err(RecordError::Value {
                     column,
@@ -194,10 +194,16 @@ impl Loader<'_> {
     ) -> Result<()> {
         self.flush_table(table_id)?;
         let model = self.tables.model_mut(table_id)?;
-        model.widen_to_numeric(
-            column,
-            &format!("line {line} holds an integer beyond its range"),
-        );
+        model
+            .widen_to_numeric(
+                column,
+                &format!("line {line} holds an integer beyond its range"),
+            )
+            .map_err(|message| Error::Stream {
+                line,
+                stream: stream_name.to_string(),
+                message,
+            })?;
         let model = self.tables.model(table_id)?;
         stream_of(&mut self.streams, stream_name)?.refresh_plan(model, self.policy);
         Ok(())
@@ -219,9 +225,10 @@ fn ready_buffer(
         stream.rows.buffer().reserve_exact(line_bytes);
     } else if stream.rows.is_empty() && stream.rows.buffer().capacity() == 0 {
         let spare = workers.spare_buffer();
-        stream
-            .rows
-            .prepare(budget.chunk_limit(stream.flushes), spare);
+        stream.rows.prepare(
+            budget.chunk_limit(stream.flushes, stream.loads_distributed_table()),
+            spare,
+        );
     }
 }
 

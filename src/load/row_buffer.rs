@@ -32,6 +32,8 @@ pub struct RowBuffer {
     row_lanes: Vec<u16>,
     /// Lanes the rows are split into (1: no split).
     lanes: usize,
+    /// The lane of the last batch of rows without keys (they take turns).
+    last_turn: usize,
     /// Rows superseded by a later row with the same key.
     retired: Vec<bool>,
     retired_count: usize,
@@ -71,10 +73,8 @@ pub enum RowKey<'k> {
 /// Where a part of a taken batch goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaneChoice {
-    /// The lane of its keys.
+    /// The lane of its keys (rows without keys: the buffer's lanes in turn).
     Lane(usize),
-    /// Rows without keys: any lane (they take turns).
-    Any,
     /// Keyed rows too few to split: they run alone, after every lane, as a barrier.
     Alone,
 }
@@ -236,11 +236,13 @@ impl RowBuffer {
 
     /// Hands the live rows over split by lane, with where each part goes. The parts share
     /// the batch's buffer, each with the byte ranges of its rows: nothing is copied. Rows
-    /// without keys, or a buffer with one lane, come whole; so do keyed rows too few to be
-    /// worth a transaction per lane ([`MIN_LANE_PART_BYTES`]), which then run alone.
+    /// without keys, or a buffer with one lane, come whole, in the next lane in turn; so do
+    /// keyed rows too few to be worth a transaction per lane ([`MIN_LANE_PART_BYTES`]),
+    /// which then run alone.
     pub fn take_lanes(&mut self) -> Vec<(LaneChoice, TakenRows)> {
         if self.lanes() <= 1 || self.row_lanes.len() != self.row_count || self.row_count == 0 {
-            return vec![(LaneChoice::Any, self.take())];
+            self.last_turn = (self.last_turn + 1) % self.lanes();
+            return vec![(LaneChoice::Lane(self.last_turn), self.take())];
         }
         if self.rows.len() < MIN_LANE_PART_BYTES * self.lanes() {
             return vec![(LaneChoice::Alone, self.take())];
@@ -452,21 +454,26 @@ mod tests {
     }
 
     #[test]
-    fn rows_without_keys_or_lanes_are_taken_whole() {
+    fn rows_without_keys_or_lanes_are_taken_whole_in_turns() {
         let mut batch = RowBuffer::default();
         batch.set_lanes(3);
         push(&mut batch, b"x", None, 1);
         push(&mut batch, b"y", None, 2);
         assert_eq!(
             split(&mut batch),
-            vec![(LaneChoice::Any, b"xy".to_vec(), 2)]
+            vec![(LaneChoice::Lane(1), b"xy".to_vec(), 2)]
+        );
+        push(&mut batch, b"z", None, 3);
+        assert_eq!(
+            split(&mut batch),
+            vec![(LaneChoice::Lane(2), b"z".to_vec(), 1)]
         );
         let mut batch = RowBuffer::default();
         push(&mut batch, b"x", Some(b"1"), 1);
         push(&mut batch, b"y", Some(b"2"), 2);
         assert_eq!(
             split(&mut batch),
-            vec![(LaneChoice::Any, b"xy".to_vec(), 2)]
+            vec![(LaneChoice::Lane(0), b"xy".to_vec(), 2)]
         );
     }
 

@@ -159,16 +159,19 @@ impl Loader<'_> {
             LoadMethod::Upsert | LoadMethod::Overwrite => (&keys.primary, &keys.unique),
             LoadMethod::AppendOnly => (&[], &[]),
         };
+        let in_error = |message: String| Error::Stream {
+            line,
+            stream: stream.to_string(),
+            message,
+        };
+        self.plan_citus_table(stream, table_id, properties, [primary_key, unique])
+            .map_err(in_error)?;
         let unique = (!unique.is_empty())
             .then(|| (mage_unique_constraint_name(&schema, &table, unique), unique));
         let model = self.tables.model_mut(table_id)?;
         model
             .reconcile(&wanted, primary_key, unique)
-            .map_err(|e| Error::Stream {
-                line,
-                stream: stream.to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(in_error)?;
         if self.settings.load_method == LoadMethod::Overwrite {
             model.enable_overwrite(&schema, &table, keys.merge_columns());
         }

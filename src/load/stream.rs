@@ -164,6 +164,11 @@ impl Stream {
         self.plan.as_ref().map(|plan| plan.mode.clone())
     }
 
+    /// Whether the stream loads a Citus distributed table (as of its current plan).
+    pub fn loads_distributed_table(&self) -> bool {
+        self.plan.as_ref().is_some_and(|plan| plan.distributed)
+    }
+
     /// Rebuilds the plan when the table changed since it was built.
     pub fn refresh_plan(&mut self, table: &TableModel, policy: WritePolicy) {
         if self

@@ -16,11 +16,15 @@ use postgres::error::SqlState;
 use postgres::Client;
 
 use crate::db::catalog::{read_table, schema_exists, CatalogTable};
+use crate::db::citus::{self, Distribution};
 use crate::db::sql;
 use crate::error::{Error, Result};
 use crate::schema::evolution::{column_change, ColumnChange};
 use crate::schema::naming::{fit_identifier, qualified_name};
 use crate::schema::pg_type::PgType;
+
+/// A change the model refuses to plan, as a message for the stream's error.
+pub type Refusal<T> = std::result::Result<T, String>;
 
 /// One column of the model: what the catalog says of it, kept up to date by our DDL.
 pub use crate::db::catalog::CatalogColumn as TableColumn;
@@ -50,11 +54,12 @@ pub struct TableModel {
     overwrite: Option<Overwrite>,
     /// The generation of the table's last flush: the first flush of a new one is a barrier.
     flushed_generation: Option<u64>,
-    /// The lane of the last chunk of rows without keys (they take turns).
-    last_lane: usize,
     /// True while keyed rows may be COPYed straight in: the table was empty when first seen
     /// (or is created by this run) and no flush has met an existing key yet.
     pub direct_copy: Arc<AtomicBool>,
+    /// How Citus spreads the table (as found, or as this run creates it); `None` for a plain
+    /// table.
+    pub distribution: Option<Distribution>,
 }
 
 /// An overwrite in progress.
@@ -112,6 +117,55 @@ impl TableModel {
             .map_or(self.qualified.as_str(), |o| o.stage.as_str())
     }
 
+    /// Whether the table does not exist yet (its CREATE is not even queued).
+    pub fn is_new(&self) -> bool {
+        !self.exists
+    }
+
+    /// Makes the CREATE of this new table distribute it (or make it a reference table).
+    pub fn create_distributed(&mut self, distribution: Distribution) {
+        if !self.exists {
+            self.distribution = Some(distribution);
+        }
+    }
+
+    /// Whether Citus spreads the table's rows over shards (not a reference table).
+    pub fn is_distributed(&self) -> bool {
+        matches!(self.distribution, Some(Distribution::Distributed { .. }))
+    }
+
+    /// The column Citus distributes the table by, when it does.
+    pub fn distribution_column(&self) -> Option<&str> {
+        match &self.distribution {
+            Some(Distribution::Distributed { column }) => Some(column),
+            _ => None,
+        }
+    }
+
+    /// An error when a change would alter the distribution column `name` (Citus refuses).
+    fn check_not_distribution_column(&self, name: &str, change: &str) -> Refusal<()> {
+        match self.distribution_column() {
+            Some(column) if column == name => Err(citus::distribution_column_message(
+                &self.qualified,
+                name,
+                change,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// An error when a unique constraint lacks the distribution column (Citus refuses it).
+    fn check_unique_has_distribution_column(&self, columns: &[String]) -> Refusal<()> {
+        match self.distribution_column() {
+            Some(column) if !columns.iter().any(|c| c == column) => Err(citus::unique_key_message(
+                &self.qualified,
+                column,
+                &quoted_list(columns),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the table is loaded by `overwrite`.
     pub fn is_overwrite(&self) -> bool {
         self.overwrite.is_some()
@@ -129,6 +183,17 @@ impl TableModel {
             overwrite.created = true;
         }
         ddl
+    }
+
+    /// Session settings every flush of rows into the table starts with: on a Citus
+    /// distributed table, [`citus::ONE_CONNECTION_PER_WORKER`]. Unlike DDL they do not make
+    /// a flush wait for the table's other lanes.
+    pub fn flush_prologue(&self) -> Vec<String> {
+        if self.is_distributed() {
+            vec![citus::ONE_CONNECTION_PER_WORKER.to_string()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// For an overwrite, keeps a staged batch open until the swap; returns the batches the
@@ -175,12 +240,6 @@ impl TableModel {
         new
     }
 
-    /// The lane for the next chunk of rows without keys: each in turn.
-    pub fn next_lane(&mut self, lanes: usize) -> usize {
-        self.last_lane = (self.last_lane + 1) % lanes.max(1);
-        self.last_lane
-    }
-
     /// Whether DDL waits for the next flush.
     pub fn has_pending_ddl(&self) -> bool {
         !self.pending_ddl.is_empty()
@@ -200,17 +259,27 @@ impl TableModel {
         wanted: &[WantedColumn],
         primary_key: &[String],
         unique: Option<(String, &[String])>,
-    ) -> Result<bool> {
+    ) -> Refusal<bool> {
         for column in wanted {
             if !sql::is_safe_type_name(&column.type_name) {
-                return Err(Error::Internal(format!(
-                    "column \"{}\": type \"{}\" is not a plain type name",
+                return Err(format!(
+                    "internal error: column \"{}\": type \"{}\" is not a plain type name",
                     column.name, column.type_name
-                )));
+                ));
             }
         }
+        for keys in [
+            Some(primary_key),
+            unique.as_ref().map(|(_, columns)| *columns),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|keys| !keys.is_empty() && !self.has_unique_index_on(keys))
+        {
+            self.check_unique_has_distribution_column(keys)?;
+        }
         let changed = if self.exists {
-            let columns_changed = self.evolve_columns(wanted);
+            let columns_changed = self.evolve_columns(wanted)?;
             let keys_changed = self.add_keys(primary_key, unique);
             columns_changed || keys_changed
         } else {
@@ -242,6 +311,19 @@ impl TableModel {
                 .as_ref()
                 .map(|(name, columns)| (name.as_str(), *columns)),
         ));
+        match &self.distribution {
+            Some(Distribution::Distributed { column }) => {
+                self.log_change(&format!("distributed by Citus on \"{column}\""));
+                self.pending_ddl
+                    .push(citus::distribute_table(&self.qualified, column));
+            }
+            Some(Distribution::Reference) => {
+                self.log_change("made a Citus reference table");
+                self.pending_ddl
+                    .push(citus::reference_table(&self.qualified));
+            }
+            Some(Distribution::Other) | None => {}
+        }
         let plural = if wanted.len() == 1 { "" } else { "s" };
         let mut described = format!("created with {} column{plural}", wanted.len());
         if !primary_key.is_empty() {
@@ -270,8 +352,9 @@ impl TableModel {
     }
 
     /// Adds missing columns, widens those that cannot hold what is wanted, and drops NOT
-    /// NULL from columns no longer in the schema. Returns whether anything changed.
-    fn evolve_columns(&mut self, wanted: &[WantedColumn]) -> bool {
+    /// NULL from columns no longer in the schema. Returns whether anything changed; widening
+    /// the distribution column of a Citus table is an error naming it.
+    fn evolve_columns(&mut self, wanted: &[WantedColumn]) -> Refusal<bool> {
         let mut changed = false;
         for column in wanted {
             let Some(index) = self.columns.iter().position(|c| c.name == column.name) else {
@@ -288,6 +371,10 @@ impl TableModel {
             if let ColumnChange::Widen { type_name, using } =
                 column_change(&existing_type, &column.type_name)
             {
+                self.check_not_distribution_column(
+                    &column.name,
+                    &format!("widening column \"{}\" to {type_name}", column.name),
+                )?;
                 self.log_change(&format!(
                     "column \"{}\" widened from {} to {type_name}",
                     column.name, self.columns[index].type_name
@@ -316,7 +403,7 @@ impl TableModel {
                 changed = true;
             }
         }
-        changed
+        Ok(changed)
     }
 
     /// Adds a primary key or Mage's unique constraint that an existing table lacks. Over
@@ -353,17 +440,21 @@ impl TableModel {
     }
 
     /// Widens an integer column to numeric (an integer arrived that does not fit), logging
-    /// the change with its `cause`.
-    pub fn widen_to_numeric(&mut self, name: &str, cause: &str) -> bool {
+    /// the change with its `cause`; the distribution column of a Citus table is an error.
+    pub fn widen_to_numeric(&mut self, name: &str, cause: &str) -> Refusal<bool> {
         let Some(index) = self.columns.iter().position(|c| c.name == name) else {
-            return false;
+            return Ok(false);
         };
         // An integer array widens to a numeric array, a scalar to numeric.
         let type_name = match &self.columns[index].pg_type {
             PgType::Array { element, .. } if element.is_integer() => "numeric[]",
             pg_type if pg_type.is_integer() => "numeric",
-            _ => return false,
+            _ => return Ok(false),
         };
+        self.check_not_distribution_column(
+            name,
+            &format!("widening column \"{name}\" to {type_name} ({cause})"),
+        )?;
         self.log_change(&format!(
             "column \"{name}\" widened from {} to {type_name} ({cause})",
             self.columns[index].type_name
@@ -374,7 +465,7 @@ impl TableModel {
         column.type_name = type_name.to_string();
         column.pg_type = PgType::from_format_type(type_name);
         self.generation += 1;
-        true
+        Ok(true)
     }
 }
 
@@ -399,6 +490,8 @@ pub struct Tables {
     tables: Vec<TableModel>,
     by_name: HashMap<(String, String), usize>,
     checked_schemas: Vec<String>,
+    /// Whether the database has Citus, once looked up (with the first existing table).
+    has_citus: Option<bool>,
 }
 
 impl Tables {
@@ -423,6 +516,11 @@ impl Tables {
         }
         let catalog = read_table(client, schema, table)?;
         let exists = catalog.is_some();
+        let distribution = if exists && self.has_citus(client)? {
+            citus::read_distribution(client, &qualified_name(schema, table))?
+        } else {
+            None
+        };
         // A table to be created is as empty as one found without rows.
         let found = catalog.unwrap_or(CatalogTable {
             columns: Vec::new(),
@@ -443,12 +541,22 @@ impl Tables {
             generation: 0,
             overwrite: None,
             flushed_generation: None,
-            last_lane: 0,
             direct_copy: Arc::new(AtomicBool::new(found.is_empty)),
+            distribution,
         };
         self.tables.push(model);
         self.by_name.insert(key, id);
         Ok(id)
+    }
+
+    /// Whether the database has the citus extension (looked up once).
+    pub fn has_citus(&mut self, client: &mut Client) -> Result<bool> {
+        if let Some(known) = self.has_citus {
+            return Ok(known);
+        }
+        let found = citus::has_extension(client)?;
+        self.has_citus = Some(found);
+        Ok(found)
     }
 
     /// The table with this id (ids come from [`Tables::open`], so a miss is a bug).

@@ -80,6 +80,9 @@ pub struct WritePlan {
     pub merge: bool,
     /// How the flush writes the rows.
     pub mode: WriteMode,
+    /// The table is a Citus distributed table (its flushes are made large: see
+    /// `load::budget`).
+    pub distributed: bool,
 }
 
 impl WritePlan {
@@ -127,6 +130,7 @@ impl WritePlan {
             key_slots,
             merge,
             mode,
+            distributed: table.is_distributed(),
         }
     }
 }

@@ -18,9 +18,11 @@
 //! changes logged with their cause), [`ssh`] (the SSH tunnel, through an sshd of the tests'
 //! own), [`memory`] (peak memory with huge records, within `maximum_batch_size_mb`), [`lanes`] (one
 //! table over several connections: last-wins, states behind a held lane, a lane's retry,
-//! overwrite and ACTIVATE_VERSION).
+//! overwrite and ACTIVATE_VERSION), [`citus`] (distributed tables on a Citus coordinator at
+//! `TARGET_POSTGRES_CITUS_URL`; skipped, loudly, without one).
 
 mod batch;
+mod citus;
 mod cli;
 mod concurrency;
 mod crash;
