@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::bad_line::not_a_message;
+use super::fast_record::read_record;
 use super::walk::{check_nesting, KeepRaw, SlotWalk};
 // The walker's public items stay reachable where they always were.
 pub use super::walk::{walk_record, walk_record_line, Key, RecordSlots, MAX_NESTING};
@@ -131,7 +132,7 @@ struct Envelope<'a> {
 }
 
 /// The envelope fields we read; each may appear once.
-const ENVELOPE_FIELDS: [&str; 13] = [
+pub(super) const ENVELOPE_FIELDS: [&str; 13] = [
     "type",
     "stream",
     "record",
@@ -211,6 +212,19 @@ pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
 
 /// Parses one line, walking a RECORD's record into `slots` when they take it.
 pub fn parse_message_into<'a, H: RecordSlots>(
+    line: &'a str,
+    slots: &mut H,
+) -> Result<Message<'a>, String> {
+    // The common RECORD line is read without serde; anything else, and any line the scanner
+    // is not sure of, is read by serde below.
+    if let Some(message) = read_record(line, slots) {
+        return message;
+    }
+    parse_with_serde(line, slots)
+}
+
+/// Parses one line with serde: every message type, and every line the fast path declines.
+pub(super) fn parse_with_serde<'a, H: RecordSlots>(
     line: &'a str,
     slots: &mut H,
 ) -> Result<Message<'a>, String> {

@@ -70,6 +70,14 @@ impl<'h, H: RecordSlots> SlotWalk<'h, H> {
             prefix: None,
         }
     }
+
+    /// A walk of the object at `path`, which the stream flattens into columns.
+    pub(super) fn flattened(slots: &'h mut H, path: String) -> Self {
+        SlotWalk {
+            slots,
+            prefix: Some(path),
+        }
+    }
 }
 
 impl<'de, H: RecordSlots> DeserializeSeed<'de> for SlotWalk<'_, H> {
