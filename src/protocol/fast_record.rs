@@ -13,14 +13,12 @@
 //! [`RecordSlots`] that serde's walk makes, in the same order (the differential unit test
 //! below compares both on corpora of valid, mutated and broken lines).
 
-use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 
-use super::message::{Message, RecordBody, RecordMessage, ENVELOPE_FIELDS};
-use super::walk::{RecordSlots, SlotWalk};
+use super::walk::{RecordSlots, SlotWalk, ENVELOPE_FIELDS};
 
 /// Deepest nesting (the line's object counts as 1) the scanner follows; a deeper line goes to
 /// serde and the nesting check, well below [`super::walk::MAX_NESTING`].
@@ -42,7 +40,7 @@ thread_local! {
 pub(super) fn read_record<'a, H: RecordSlots>(
     line: &'a str,
     slots: &mut H,
-) -> Option<Result<Message<'a>, String>> {
+) -> Option<Result<FastRecord<'a>, String>> {
     PROPERTIES.with(|reused| {
         let mut properties = reused.take();
         properties.clear();
@@ -51,6 +49,20 @@ pub(super) fn read_record<'a, H: RecordSlots>(
         reused.set(properties);
         message
     })
+}
+
+/// A RECORD line read by the scanner: what [`super::message`] makes its `RecordMessage` of.
+pub(super) struct FastRecord<'a> {
+    /// Stream name (no escapes).
+    pub stream: &'a str,
+    /// The record kept raw, when the slots did not take it; `None`: walked into them.
+    pub raw: Option<&'a RawValue>,
+    /// `version`, when an integer.
+    pub version: Option<i64>,
+    /// `time_extracted` (no escapes).
+    pub time_extracted: Option<&'a str>,
+    /// `sequence`, when an integer.
+    pub sequence: Option<i64>,
 }
 
 /// A RECORD line checked whole, its record's properties not yet handed to any slots.
@@ -126,28 +138,28 @@ impl<'a> ScannedRecord<'a> {
         line: &'a str,
         properties: &Properties,
         slots: &mut H,
-    ) -> Result<Message<'a>, String> {
-        let record = if slots.begin(self.stream) {
+    ) -> Result<FastRecord<'a>, String> {
+        let raw = if slots.begin(self.stream) {
             for &[name_from, name_to, raw_from, raw_to] in properties {
                 // The offsets are where the scan found them: these cannot fail.
                 let name = line.get(name_from..name_to).unwrap_or_default();
                 let raw = line.get(raw_from..raw_to).unwrap_or_default();
                 deliver_property(slots, name, raw)?;
             }
-            RecordBody::Walked
+            None
         } else {
             // Checked already: this cannot fail, but says why if it did.
             let raw: &'a RawValue = serde_json::from_str(self.record)
                 .map_err(|e| format!("record is not a JSON object: {e}"))?;
-            RecordBody::Raw(raw)
+            Some(raw)
         };
-        Ok(Message::Record(RecordMessage {
-            stream: Cow::Borrowed(self.stream),
-            record,
+        Ok(FastRecord {
+            stream: self.stream,
+            raw,
             version: self.version.and_then(|raw| raw.parse::<i64>().ok()),
-            time_extracted: self.time_extracted.map(Cow::Borrowed),
+            time_extracted: self.time_extracted,
             sequence: self.sequence.and_then(|raw| raw.parse::<i64>().ok()),
-        }))
+        })
     }
 }
 
@@ -496,7 +508,9 @@ fn next_special(bytes: &[u8], mut at: usize) -> usize {
 mod tests {
     use std::cell::RefCell;
 
-    use super::super::message::parse_with_serde;
+    use super::super::message::{
+        parse_message_into, parse_with_serde, Message, RecordBody, RecordMessage,
+    };
     use super::super::walk::{KeepRaw, MAX_NESTING};
     use super::*;
 
@@ -561,15 +575,13 @@ mod tests {
                 walk,
                 log: RefCell::default(),
             };
-            let (mut by_serde, mut by_fast) = (recorder(), recorder());
+            let (mut by_serde, mut by_fast, mut probe) = (recorder(), recorder(), recorder());
             let serde = parse_with_serde(line, &mut by_serde);
-            let Some(fast) = read_record(line, &mut by_fast) else {
-                assert!(
-                    by_fast.log.take().is_empty(),
-                    "declined after a call: {line}"
-                );
+            if read_record(line, &mut probe).is_none() {
+                assert!(probe.log.take().is_empty(), "declined after a call: {line}");
                 continue;
-            };
+            }
+            let fast = parse_message_into(line, &mut by_fast);
             accepted = true;
             let serde = match serde {
                 Ok(message) => message,

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::bad_line::not_a_message;
 use super::fast_record::read_record;
-use super::walk::{check_nesting, KeepRaw, SlotWalk};
+use super::walk::{check_nesting, KeepRaw, SlotWalk, ENVELOPE_FIELDS};
 // The walker's public items stay reachable where they always were.
 pub use super::walk::{walk_record, walk_record_line, Key, RecordSlots, MAX_NESTING};
 
@@ -131,23 +131,6 @@ struct Envelope<'a> {
     manifest: Option<&'a RawValue>,
 }
 
-/// The envelope fields we read; each may appear once.
-pub(super) const ENVELOPE_FIELDS: [&str; 13] = [
-    "type",
-    "stream",
-    "record",
-    "schema",
-    "key_properties",
-    "unique_constraints",
-    "unique_conflict_method",
-    "value",
-    "version",
-    "time_extracted",
-    "sequence",
-    "encoding",
-    "manifest",
-];
-
 struct EnvelopeVisitor<'h, H> {
     slots: &'h mut H,
 }
@@ -217,8 +200,15 @@ pub fn parse_message_into<'a, H: RecordSlots>(
 ) -> Result<Message<'a>, String> {
     // The common RECORD line is read without serde; anything else, and any line the scanner
     // is not sure of, is read by serde below.
-    if let Some(message) = read_record(line, slots) {
-        return message;
+    if let Some(record) = read_record(line, slots) {
+        let record = record?;
+        return Ok(Message::Record(RecordMessage {
+            stream: Cow::Borrowed(record.stream),
+            record: record.raw.map_or(RecordBody::Walked, RecordBody::Raw),
+            version: record.version,
+            time_extracted: record.time_extracted.map(Cow::Borrowed),
+            sequence: record.sequence,
+        }));
     }
     parse_with_serde(line, slots)
 }

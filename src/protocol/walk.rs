@@ -212,6 +212,24 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The envelope fields a message may have; each may appear once (shared by the serde path
+/// and the RECORD scanner, which must refuse the same duplicates).
+pub(super) const ENVELOPE_FIELDS: [&str; 13] = [
+    "type",
+    "stream",
+    "record",
+    "schema",
+    "key_properties",
+    "unique_constraints",
+    "unique_conflict_method",
+    "value",
+    "version",
+    "time_extracted",
+    "sequence",
+    "encoding",
+    "manifest",
+];
+
 /// Deepest nesting of arrays and objects a line may have (SPEC §8).
 pub const MAX_NESTING: usize = 128;
 
