@@ -28,6 +28,9 @@ const SCAN_DEPTH: usize = 64;
 /// between its quotes) from, to; raw value text from, to.
 type Properties = Vec<[usize; 4]>;
 
+/// The most properties a reused list keeps room for (32 bytes each).
+const REUSED_PROPERTIES_MAX: usize = 4096;
+
 thread_local! {
     /// One list of properties reused from line to line: an allocation per line would cost
     /// more than a small record's scan.
@@ -46,7 +49,11 @@ pub(super) fn read_record<'a, H: RecordSlots>(
         properties.clear();
         let message = scan_record(line, &mut properties)
             .map(|scanned| scanned.deliver(line, &properties, slots));
-        reused.set(properties);
+        // A list grown by a record with a great many properties is not kept: memory
+        // stays bounded by what the loader accounts for.
+        if properties.capacity() <= REUSED_PROPERTIES_MAX {
+            reused.set(properties);
+        }
         message
     })
 }
@@ -815,6 +822,16 @@ mod tests {
             assert!(agrees_with_serde(line), "not taken: {line}");
         }
         assert!(agrees_with_serde(&nested(SCAN_DEPTH - 3)));
+        // More properties than a reused list keeps room for, twice: the second starts afresh.
+        let wide: Vec<String> = (0..REUSED_PROPERTIES_MAX + 10)
+            .map(|n| format!(r#""p{n}":{n}"#))
+            .collect();
+        let wide = format!(
+            r#"{{"type":"RECORD","stream":"s","record":{{{},"id":1}}}}"#,
+            wide.join(",")
+        );
+        assert!(agrees_with_serde(&wide));
+        assert!(agrees_with_serde(&wide));
     }
 
     #[test]
