@@ -16,7 +16,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::bad_line::not_a_message;
-use super::walk::{check_nesting, KeepRaw, SlotWalk};
+use super::fast_record::read_record;
+use super::walk::{check_nesting, KeepRaw, SlotWalk, ENVELOPE_FIELDS};
 // The walker's public items stay reachable where they always were.
 pub use super::walk::{walk_record, walk_record_line, Key, RecordSlots, MAX_NESTING};
 
@@ -130,23 +131,6 @@ struct Envelope<'a> {
     manifest: Option<&'a RawValue>,
 }
 
-/// The envelope fields we read; each may appear once.
-const ENVELOPE_FIELDS: [&str; 13] = [
-    "type",
-    "stream",
-    "record",
-    "schema",
-    "key_properties",
-    "unique_constraints",
-    "unique_conflict_method",
-    "value",
-    "version",
-    "time_extracted",
-    "sequence",
-    "encoding",
-    "manifest",
-];
-
 struct EnvelopeVisitor<'h, H> {
     slots: &'h mut H,
 }
@@ -211,6 +195,26 @@ pub fn parse_message(line: &str) -> Result<Message<'_>, String> {
 
 /// Parses one line, walking a RECORD's record into `slots` when they take it.
 pub fn parse_message_into<'a, H: RecordSlots>(
+    line: &'a str,
+    slots: &mut H,
+) -> Result<Message<'a>, String> {
+    // The common RECORD line is read without serde; anything else, and any line the scanner
+    // is not sure of, is read by serde below.
+    if let Some(record) = read_record(line, slots) {
+        let record = record?;
+        return Ok(Message::Record(RecordMessage {
+            stream: Cow::Borrowed(record.stream),
+            record: record.raw.map_or(RecordBody::Walked, RecordBody::Raw),
+            version: record.version,
+            time_extracted: record.time_extracted.map(Cow::Borrowed),
+            sequence: record.sequence,
+        }));
+    }
+    parse_with_serde(line, slots)
+}
+
+/// Parses one line with serde: every message type, and every line the fast path declines.
+pub(super) fn parse_with_serde<'a, H: RecordSlots>(
     line: &'a str,
     slots: &mut H,
 ) -> Result<Message<'a>, String> {

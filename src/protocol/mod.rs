@@ -3,6 +3,7 @@
 
 pub mod bad_line;
 pub mod batch;
+mod fast_record;
 pub mod message;
 pub mod reader;
 pub mod state;

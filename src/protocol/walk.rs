@@ -70,6 +70,14 @@ impl<'h, H: RecordSlots> SlotWalk<'h, H> {
             prefix: None,
         }
     }
+
+    /// A walk of the object at `path`, which the stream flattens into columns.
+    pub(super) fn flattened(slots: &'h mut H, path: String) -> Self {
+        SlotWalk {
+            slots,
+            prefix: Some(path),
+        }
+    }
 }
 
 impl<'de, H: RecordSlots> DeserializeSeed<'de> for SlotWalk<'_, H> {
@@ -203,6 +211,24 @@ impl<'de> Deserialize<'de> for Key<'de> {
         deserializer.deserialize_str(KeyVisitor)
     }
 }
+
+/// The envelope fields a message may have; each may appear once (shared by the serde path
+/// and the RECORD scanner, which must refuse the same duplicates).
+pub(super) const ENVELOPE_FIELDS: [&str; 13] = [
+    "type",
+    "stream",
+    "record",
+    "schema",
+    "key_properties",
+    "unique_constraints",
+    "unique_conflict_method",
+    "value",
+    "version",
+    "time_extracted",
+    "sequence",
+    "encoding",
+    "manifest",
+];
 
 /// Deepest nesting of arrays and objects a line may have (SPEC §8).
 pub const MAX_NESTING: usize = 128;

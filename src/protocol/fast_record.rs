@@ -1,0 +1,870 @@
+//! A hand-written scanner for the common shape of a RECORD line, ahead of serde.
+//!
+//! Nearly every line a tap writes is `{"type":"RECORD","stream":…,"record":{…}}` with perhaps
+//! `time_extracted`, `version` and `sequence`: serde's visitor machinery spent about half of
+//! the target's instructions reading them. [`scan_record`] reads that shape directly and
+//! checks the whole line as strictly as serde_json would (numbers, literals, escapes, control
+//! characters, brackets, nothing after the object) before anything is handed on. Whatever it
+//! is not certain of — another message type, escapes in a key or in the stream's name, a
+//! field given twice, `record` before `stream` or not an object, nesting deeper than
+//! [`SCAN_DEPTH`], any JSON error — it declines, and the serde path in
+//! [`super::message`] reads the line as before, with the same errors. So a line this accepts
+//! is one serde accepts, and [`ScannedRecord::deliver`] makes the same calls on the
+//! [`RecordSlots`] that serde's walk makes, in the same order (the differential unit test
+//! below compares both on corpora of valid, mutated and broken lines).
+
+use std::cell::Cell;
+
+use serde::de::DeserializeSeed;
+use serde_json::value::RawValue;
+
+use super::walk::{RecordSlots, SlotWalk, ENVELOPE_FIELDS};
+
+/// Deepest nesting (the line's object counts as 1) the scanner follows; a deeper line goes to
+/// serde and the nesting check, well below [`super::walk::MAX_NESTING`].
+const SCAN_DEPTH: usize = 64;
+
+/// The record's properties in line order, as byte offsets into the line: name (no escapes,
+/// between its quotes) from, to; raw value text from, to.
+type Properties = Vec<[usize; 4]>;
+
+/// The most properties a reused list keeps room for (32 bytes each).
+const REUSED_PROPERTIES_MAX: usize = 4096;
+
+thread_local! {
+    /// One list of properties reused from line to line: an allocation per line would cost
+    /// more than a small record's scan.
+    static PROPERTIES: Cell<Properties> = const { Cell::new(Vec::new()) };
+}
+
+/// Reads `line` if it is a RECORD line of the common shape, walking its record into `slots`
+/// as [`super::message::parse_message_into`] would; `None` (with `slots` untouched) leaves
+/// the line to serde.
+pub(super) fn read_record<'a, H: RecordSlots>(
+    line: &'a str,
+    slots: &mut H,
+) -> Option<Result<FastRecord<'a>, String>> {
+    PROPERTIES.with(|reused| {
+        let mut properties = reused.take();
+        properties.clear();
+        let message = scan_record(line, &mut properties)
+            .map(|scanned| scanned.deliver(line, &properties, slots));
+        // A list grown by a record with a great many properties is not kept: memory
+        // stays bounded by what the loader accounts for.
+        if properties.capacity() <= REUSED_PROPERTIES_MAX {
+            reused.set(properties);
+        }
+        message
+    })
+}
+
+/// A RECORD line read by the scanner: what [`super::message`] makes its `RecordMessage` of.
+pub(super) struct FastRecord<'a> {
+    /// Stream name (no escapes).
+    pub stream: &'a str,
+    /// The record kept raw, when the slots did not take it; `None`: walked into them.
+    pub raw: Option<&'a RawValue>,
+    /// `version`, when an integer.
+    pub version: Option<i64>,
+    /// `time_extracted` (no escapes).
+    pub time_extracted: Option<&'a str>,
+    /// `sequence`, when an integer.
+    pub sequence: Option<i64>,
+}
+
+/// A RECORD line checked whole, its record's properties not yet handed to any slots.
+struct ScannedRecord<'a> {
+    stream: &'a str,
+    /// The record object's text.
+    record: &'a str,
+    version: Option<&'a str>,
+    time_extracted: Option<&'a str>,
+    sequence: Option<&'a str>,
+}
+
+/// The envelope fields of a RECORD line as the scan finds them.
+#[derive(Default)]
+struct Fields<'a> {
+    kind: Option<&'a str>,
+    stream: Option<&'a str>,
+    record: Option<&'a str>,
+    version: Option<&'a str>,
+    time_extracted: Option<&'a str>,
+    sequence: Option<&'a str>,
+    /// Bit `i` set: `ENVELOPE_FIELDS[i]` was given.
+    seen: u16,
+}
+
+/// Reads `line` if it is a RECORD line of the common shape and valid JSON; `None` leaves it to
+/// serde (see the module documentation for what is declined).
+fn scan_record<'a>(line: &'a str, properties: &mut Properties) -> Option<ScannedRecord<'a>> {
+    let mut scan = Scanner {
+        text: line,
+        bytes: line.as_bytes(),
+        at: 0,
+    };
+    let mut fields = Fields::default();
+    scan.skip_whitespace();
+    scan.eat(b'{')?;
+    loop {
+        scan.skip_whitespace();
+        let (key, escaped) = scan.string()?;
+        if escaped {
+            return None;
+        }
+        scan.skip_whitespace();
+        scan.eat(b':')?;
+        scan.skip_whitespace();
+        scan.envelope_field(key, &mut fields, properties)?;
+        scan.skip_whitespace();
+        match scan.next()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    scan.skip_whitespace();
+    if scan.at != scan.bytes.len() || !fields.kind?.eq_ignore_ascii_case("RECORD") {
+        return None;
+    }
+    Some(ScannedRecord {
+        stream: fields.stream?,
+        record: fields.record?,
+        version: fields.version,
+        time_extracted: fields.time_extracted,
+        sequence: fields.sequence,
+    })
+}
+
+impl<'a> ScannedRecord<'a> {
+    /// The message, with the record walked into `slots` when they take it: the calls serde's
+    /// walk would make ([`RecordSlots::begin`] once, then per property `is_flattened`,
+    /// `slot_of`, `fill` or `unknown`), in the same order.
+    fn deliver<H: RecordSlots>(
+        self,
+        line: &'a str,
+        properties: &Properties,
+        slots: &mut H,
+    ) -> Result<FastRecord<'a>, String> {
+        let raw = if slots.begin(self.stream) {
+            for &[name_from, name_to, raw_from, raw_to] in properties {
+                // The offsets are where the scan found them: these cannot fail.
+                let name = line.get(name_from..name_to).unwrap_or_default();
+                let raw = line.get(raw_from..raw_to).unwrap_or_default();
+                deliver_property(slots, name, raw)?;
+            }
+            None
+        } else {
+            // Checked already: this cannot fail, but says why if it did.
+            let raw: &'a RawValue = serde_json::from_str(self.record)
+                .map_err(|e| format!("record is not a JSON object: {e}"))?;
+            Some(raw)
+        };
+        Ok(FastRecord {
+            stream: self.stream,
+            raw,
+            version: self.version.and_then(|raw| raw.parse::<i64>().ok()),
+            time_extracted: self.time_extracted,
+            sequence: self.sequence.and_then(|raw| raw.parse::<i64>().ok()),
+        })
+    }
+}
+
+/// One property of the record into `slots`, as [`SlotWalk`] hands it over.
+fn deliver_property<H: RecordSlots>(slots: &mut H, name: &str, raw: &str) -> Result<(), String> {
+    if slots.is_flattened(name) {
+        // Rare: serde walks the object (the scan made sure its keys have no escapes, so
+        // this walk cannot fail where serde's would have succeeded).
+        if raw.starts_with('{') {
+            let mut nested = serde_json::Deserializer::from_str(raw);
+            SlotWalk::flattened(slots, name.to_string())
+                .deserialize(&mut nested)
+                .map_err(|e| format!("record is not a JSON object: {e}"))?;
+        }
+        return Ok(());
+    }
+    match slots.slot_of(name) {
+        Some(slot) => slots.fill(slot, raw),
+        None => slots.unknown(name),
+    }
+    Ok(())
+}
+
+/// A cursor over the line; every method returns `None` for what it declines.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    /// The byte at the cursor; 0 past the end (never valid where a byte is looked at).
+    #[inline(always)]
+    fn peek(&self) -> u8 {
+        self.bytes.get(self.at).copied().unwrap_or(0)
+    }
+
+    /// The byte at the cursor, consumed.
+    #[inline(always)]
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.bytes.get(self.at).copied()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    /// JSON's whitespace, exactly what serde_json skips.
+    #[inline(always)]
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), b' ' | b'\n' | b'\t' | b'\r') {
+            self.at += 1;
+        }
+    }
+
+    /// One envelope field's value, at the cursor: kept in `fields`, or skipped (checked)
+    /// when the field is not one of ours.
+    fn envelope_field(
+        &mut self,
+        key: &'a str,
+        fields: &mut Fields<'a>,
+        properties: &mut Properties,
+    ) -> Option<()> {
+        let known = ENVELOPE_FIELDS.iter().position(|f| *f == key);
+        if let Some(index) = known {
+            // Given twice: serde refuses it, with its own message.
+            if fields.seen & (1 << index) != 0 {
+                return None;
+            }
+            fields.seen |= 1 << index;
+        }
+        match key {
+            "type" => fields.kind = Some(self.plain_string()?),
+            "stream" => fields.stream = Some(self.plain_string()?),
+            "record" => {
+                // Before its stream serde keeps the record raw; not an object is an error.
+                if fields.stream.is_none() || self.peek() != b'{' {
+                    return None;
+                }
+                fields.record = Some(self.record(properties)?);
+            }
+            "version" => fields.version = Some(self.value(1)?),
+            "sequence" => fields.sequence = Some(self.value(1)?),
+            "time_extracted" => {
+                fields.time_extracted = if self.peek() == b'n' {
+                    self.literal(b"null")?;
+                    None
+                } else {
+                    Some(self.plain_string()?)
+                }
+            }
+            // The other messages' fields (schema, value, manifest, …) have no place here.
+            _ if known.is_some() => return None,
+            _ => {
+                self.value(1)?;
+            }
+        }
+        Some(())
+    }
+
+    /// The record object at the cursor; its properties go to `properties`.
+    fn record(&mut self, properties: &mut Properties) -> Option<&'a str> {
+        let start = self.at;
+        self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == b'}' {
+            self.at += 1;
+            return self.text.get(start..self.at);
+        }
+        loop {
+            self.skip_whitespace();
+            let name_from = self.at + 1;
+            if self.skip_string()? {
+                return None;
+            }
+            let name_to = self.at - 1;
+            self.skip_whitespace();
+            self.eat(b':')?;
+            self.skip_whitespace();
+            let raw_from = self.at;
+            self.skip_value(2)?;
+            properties.push([name_from, name_to, raw_from, self.at]);
+            self.skip_whitespace();
+            match self.next()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        self.text.get(start..self.at)
+    }
+
+    /// A string without escapes (a type, a stream name, a time).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        match self.string()? {
+            (text, false) => Some(text),
+            (_, true) => None,
+        }
+    }
+
+    /// Any JSON value at the cursor, inside `depth` levels of nesting; its text.
+    fn value(&mut self, depth: usize) -> Option<&'a str> {
+        let start = self.at;
+        self.skip_value(depth)?;
+        self.text.get(start..self.at)
+    }
+
+    /// Past any JSON value at the cursor, inside `depth` levels of nesting.
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        match self.peek() {
+            b'"' => {
+                self.skip_string()?;
+            }
+            b'{' => self.object(depth + 1)?,
+            b'[' => self.array(depth + 1)?,
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'n' => self.literal(b"null")?,
+            b'-' | b'0'..=b'9' => self.number()?,
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// A nested object (its keys without escapes: a flattened one is walked by serde).
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth > SCAN_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.skip_whitespace();
+            if self.skip_string()? {
+                return None;
+            }
+            self.skip_whitespace();
+            self.eat(b':')?;
+            self.skip_whitespace();
+            self.skip_value(depth)?;
+            self.skip_whitespace();
+            match self.next()? {
+                b',' => continue,
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > SCAN_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.skip_whitespace();
+            self.skip_value(depth)?;
+            self.skip_whitespace();
+            match self.next()? {
+                b',' => continue,
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then_some(())?;
+        self.at = end;
+        Some(())
+    }
+
+    /// A number as JSON spells it: `-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?`.
+    /// What follows is the caller's to check (`01` stops after the `0`, and the `1` is not
+    /// a comma).
+    #[inline(always)]
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == b'-' {
+            self.at += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == b'.' {
+            self.at += 1;
+            self.some_digits()?;
+        }
+        if matches!(self.peek(), b'e' | b'E') {
+            self.at += 1;
+            if matches!(self.peek(), b'+' | b'-') {
+                self.at += 1;
+            }
+            self.some_digits()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_ascii_digit() {
+            self.at += 1;
+        }
+    }
+
+    /// At least one digit.
+    fn some_digits(&mut self) -> Option<()> {
+        self.peek().is_ascii_digit().then_some(())?;
+        self.digits();
+        Some(())
+    }
+
+    /// The string at the cursor (which must be its opening quote): its text between the
+    /// quotes, and whether that has escapes.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        let start = self.at + 1;
+        let escaped = self.skip_string()?;
+        Some((self.text.get(start..self.at - 1)?, escaped))
+    }
+
+    /// Past the string at the cursor (which must be its opening quote); whether it has
+    /// escapes. Declines control characters and escapes serde refuses.
+    #[inline(always)]
+    fn skip_string(&mut self) -> Option<bool> {
+        if self.peek() != b'"' {
+            return None;
+        }
+        let mut at = self.at + 1;
+        let mut escaped = false;
+        loop {
+            at = next_special(self.bytes, at);
+            match self.bytes.get(at)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    at = escape_end(self.bytes, at + 1)?;
+                }
+                _ => return None,
+            }
+        }
+        self.at = at + 1;
+        Some(escaped)
+    }
+}
+
+/// Past the escape whose letter is at `at` (after the backslash), as serde_json checks it
+/// when it skips a string: one of `"\/bfnrt`, or `u` and four hex digits.
+fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),
+        b'u' => {
+            let hex = bytes.get(at + 1..at + 5)?;
+            hex.iter().all(u8::is_ascii_hexdigit).then_some(at + 5)
+        }
+        _ => None,
+    }
+}
+
+/// The first quote, backslash or control character at or after `at` (or the end), eight
+/// bytes at a time: strings are mostly short, where memchr's setup costs more than it saves.
+#[inline(always)]
+fn next_special(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = bytes
+        .get(at..at + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+    {
+        let word = u64::from_le_bytes(word);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // The classic zero-byte test: its lowest hit is exact (a borrow can only make
+        // false hits above a true one), and so is the lowest of the three together.
+        let hits = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let hits = hits & HIGH;
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            return at;
+        }
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::super::message::{
+        parse_message_into, parse_with_serde, Message, RecordBody, RecordMessage,
+    };
+    use super::super::walk::{KeepRaw, MAX_NESTING};
+    use super::*;
+
+    /// Logs every call a parse makes on the slots, spans as offsets into the line.
+    struct Recorder<'l> {
+        line: &'l str,
+        walk: bool,
+        log: RefCell<Vec<String>>,
+    }
+
+    const NAMES: &[&str] = &["id", "name", "n", "a", "t", "x-y Z", "é", "", "street"];
+    const FLATTENED: &[&str] = &["address", "o", "address__geo"];
+
+    impl RecordSlots for Recorder<'_> {
+        fn begin(&mut self, stream: &str) -> bool {
+            self.log.borrow_mut().push(format!("begin {stream}"));
+            self.walk
+        }
+        fn slot_of(&mut self, property: &str) -> Option<usize> {
+            let slot = NAMES.iter().position(|name| *name == property);
+            self.log
+                .borrow_mut()
+                .push(format!("slot_of {property} {slot:?}"));
+            slot
+        }
+        fn fill(&mut self, slot: usize, raw: &str) {
+            let offset = raw.as_ptr() as usize - self.line.as_ptr() as usize;
+            self.log
+                .borrow_mut()
+                .push(format!("fill {slot} at {offset}: {raw}"));
+        }
+        fn unknown(&mut self, property: &str) {
+            self.log.borrow_mut().push(format!("unknown {property}"));
+        }
+        fn is_flattened(&self, path: &str) -> bool {
+            let flattened = FLATTENED.contains(&path);
+            self.log
+                .borrow_mut()
+                .push(format!("is_flattened {path} {flattened}"));
+            flattened
+        }
+    }
+
+    /// The message with its record's place in the line, to compare the two paths by.
+    fn described(message: &Message<'_>, line: &str) -> String {
+        let at = match message {
+            Message::Record(RecordMessage {
+                record: RecordBody::Raw(raw),
+                ..
+            }) => raw.get().as_ptr() as usize - line.as_ptr() as usize,
+            _ => 0,
+        };
+        format!("{message:?} at {at}")
+    }
+
+    /// Whether the fast path took `line`; panics where it differs from serde.
+    fn agrees_with_serde(line: &str) -> bool {
+        let mut accepted = false;
+        for walk in [true, false] {
+            let recorder = || Recorder {
+                line,
+                walk,
+                log: RefCell::default(),
+            };
+            let (mut by_serde, mut by_fast, mut probe) = (recorder(), recorder(), recorder());
+            let serde = parse_with_serde(line, &mut by_serde);
+            if read_record(line, &mut probe).is_none() {
+                assert!(probe.log.take().is_empty(), "declined after a call: {line}");
+                continue;
+            }
+            let fast = parse_message_into(line, &mut by_fast);
+            accepted = true;
+            let serde = match serde {
+                Ok(message) => message,
+                Err(e) => panic!("the fast path takes a line serde refuses ({e}): {line}"),
+            };
+            let fast = fast.unwrap();
+            assert_eq!(described(&fast, line), described(&serde, line), "{line}");
+            assert_eq!(by_fast.log.take(), by_serde.log.take(), "{line}");
+        }
+        accepted
+    }
+
+    /// Whether the fast path declines `line`.
+    fn declined(line: &str) -> bool {
+        read_record(line, &mut KeepRaw).is_none()
+    }
+
+    const BENCHMARK_LINE: &str = r#"{"type":"RECORD","stream":"bench-stream_0","record":{"id":1,"name":"name-195517","email":"user1@example.com","age":82,"score":26.3538,"active":true,"created_at":"2024-03-13T17:30:26.256125Z","birth_date":"1999-03-23","balance":701190514.88,"tags":["new"],"address":{"street":"5344 Main St","city":"Oslo","zip":"10344"},"notes":"note 0: \"quoted\" and, comma","rating":4.8,"updated_at":"2024-06-27T23:40:00+02:00"}}"#;
+
+    /// Lines the fast path must take (and agree on).
+    const TAKEN: &[&str] = &[
+        BENCHMARK_LINE,
+        r#"{"type": "RECORD", "stream": "users", "record": {"id": 1, "name": "a\tb", "address": {"street": "x", "geo": {"lat": 1.5}}}, "version": 3, "time_extracted": "2024-01-01T00:00:00Z"}"#,
+        " {\t\"type\" :\r\"record\" ,\"stream\":\"s\",\"record\":{ } , \"sequence\" : -12 } ",
+        r#"{"type":"Record","stream":"s","record":{"id":-0,"n":1E-2,"a":[1,[2,{"b":null}],"c"],"t":false},"time_extracted":null,"x":[{"y":"\u00e9\ud800"}],"x":1}"#,
+        r#"{"stream":"s","type":"RECORD","record":{"id":1,"id":2,"é":"😀","":0.5e+7},"version":"3","sequence":1.0}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"address":null,"o":[1],"x-y Z":"\"\\\/\b\f\n\r\t\u0041"},"version":99999999999999999999}"#,
+    ];
+
+    /// Lines serde refuses or the fast path must leave to serde.
+    const EDGES: &[&str] = &[
+        r#"{"type":"RECORD","stream":"s","record":{"id":1}} x"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":1}}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":1}},"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":01}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":1.}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":-}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":1e}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":1e+}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":.5}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":+1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":-01}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":tru}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":True}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":nul}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":falsee}}"#,
+        "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"id\":\"a\u{1}b\"}}",
+        "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"id\":\"a\tb\"}}",
+        "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"id\":1}}\u{0}",
+        "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"id\":1\u{0}}}",
+        "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"id\":1}}\u{a0}",
+        r#"{"type":"RECORD","stream":"s","record":{"id":"\x"}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":"\u12"}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":"\u12G4"}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"id":"\"}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":[1,2}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":{"b":1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1,}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":[1,]}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{,}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a" 1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{a:1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},}"#,
+        r#"{"type":"RECORD","type":"RECORD","stream":"s","record":{"a":1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"stream":"t"}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"record":{}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"version":1,"version":2}"#,
+        r#"{"type":"RECORD","record":{"a":1},"stream":"s"}"#,
+        r#"{"type":"RECORD","stream":"s\u0041","record":{"a":1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"\u0069d":1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"address":{"\u0069d":1}}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"address":{"\ud800":1}}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":5}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":"x\/y"}"#,
+        r#"{"type":7,"stream":"s","record":{"a":1}}"#,
+        r#"{"type":"STATE","value":{"a":1}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"schema":{}}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1},"unique_conflict_method":7}"#,
+        r#"{"type":"RECORD","stream":"s","record":[1]}"#,
+        r#"{"type":"RECORD","stream":"s","record":null}"#,
+        r#"{"type":"RECORD","stream":null,"record":{}}"#,
+        r#"{"type":"RECORD","stream":"s"}"#,
+        r#"{"stream":"s","record":{"a":1}}"#,
+        r#"{"type":"RECORD","record":{"a":1}}"#,
+        r#"{}"#,
+        r#"[]"#,
+        r#"{"#,
+        r#""RECORD""#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1}} {"type":"RECORD"}"#,
+        r#"{"type":"RECORD","stream":"s","record":{"a":1}}//"#,
+        "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"a\":1}}\u{b}",
+        "{\"type\":\"RECORD\",\u{c}\"stream\":\"s\",\"record\":{\"a\":1}}",
+    ];
+
+    fn nested(depth: usize) -> String {
+        format!(
+            r#"{{"type":"RECORD","stream":"s","record":{{"a":{}1{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    }
+
+    /// Lines made of the end-to-end tests' source: every `{"…}` in it (most are the records
+    /// and values the tests send, written with `json!`) as a record, and every message line as
+    /// written, whole and with the Rust after it (which serde refuses).
+    fn e2e_lines() -> Vec<String> {
+        let sources = [
+            include_str!("../../tests/e2e/loading.rs"),
+            include_str!("../../tests/e2e/types.rs"),
+            include_str!("../../tests/e2e/errors.rs"),
+            include_str!("../../tests/e2e/mistakes.rs"),
+            include_str!("../../tests/e2e/invalid.rs"),
+            include_str!("../../tests/e2e/names.rs"),
+            include_str!("../../tests/e2e/mage.rs"),
+            include_str!("../../tests/e2e/maps.rs"),
+        ];
+        let mut lines = Vec::new();
+        for source in sources {
+            for (start, _) in source.match_indices("{\"") {
+                let text = &source[start..];
+                let mut depth = 0usize;
+                let end = text.char_indices().find_map(|(at, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    (depth == 0).then_some(at)
+                });
+                let Some(end) = end.filter(|end| *end < 2000) else {
+                    continue;
+                };
+                let object = &text[..=end];
+                if object.starts_with("{\"type\"") {
+                    lines.push(object.to_string());
+                    lines.push(text.lines().next().unwrap_or("").to_string());
+                }
+                lines.push(format!(
+                    r#"{{"type":"RECORD","stream":"s","record":{object}}}"#
+                ));
+            }
+        }
+        lines
+    }
+
+    /// A small deterministic generator.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        "\\",
+        ":",
+        ",",
+        " ",
+        "\t",
+        "\r",
+        "\n",
+        "0",
+        "1",
+        "-",
+        ".",
+        "e",
+        "E",
+        "+",
+        "\\u00",
+        "\\ud800",
+        "\\x",
+        "null",
+        "true",
+        "fals",
+        "\u{1}",
+        "\u{0}",
+        "é",
+        "😀",
+        "\"type\":\"RECORD\",",
+        "\"stream\":\"s\",",
+        "\"record\":{},",
+        "\"version\":1,",
+        "\"time_extracted\":null,",
+        "\"address\":{\"a\":1},",
+        "01",
+        "1.",
+    ];
+
+    fn mutated(seed: &str, rng: &mut Rng) -> Option<String> {
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..=rng.below(3) {
+            let at = rng.below(bytes.len() + 1);
+            match rng.below(5) {
+                0 if at < bytes.len() => {
+                    let end = (at + 1 + rng.below(4)).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                1 if at < bytes.len() => {
+                    bytes[at] = b" \"{}[],:0123456789.eE+-\\/tnfxu"[rng.below(30)]
+                }
+                2 => {
+                    let fragment = FRAGMENTS[rng.below(FRAGMENTS.len())].as_bytes();
+                    bytes.splice(at..at, fragment.iter().copied());
+                }
+                3 => bytes.truncate(at),
+                _ => {
+                    let end = (at + rng.below(12)).min(bytes.len());
+                    let copy = bytes[at..end].to_vec();
+                    let to = rng.below(bytes.len() + 1);
+                    bytes.splice(to..to, copy);
+                }
+            }
+        }
+        // Invalid UTF-8 never reaches the parser: the line reader refuses it.
+        String::from_utf8(bytes).ok()
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_common_record_shapes_and_agrees_with_serde() {
+        for line in TAKEN {
+            assert!(agrees_with_serde(line), "not taken: {line}");
+        }
+        assert!(agrees_with_serde(&nested(SCAN_DEPTH - 3)));
+        // More properties than a reused list keeps room for, twice: the second starts afresh.
+        let wide: Vec<String> = (0..REUSED_PROPERTIES_MAX + 10)
+            .map(|n| format!(r#""p{n}":{n}"#))
+            .collect();
+        let wide = format!(
+            r#"{{"type":"RECORD","stream":"s","record":{{{},"id":1}}}}"#,
+            wide.join(",")
+        );
+        assert!(agrees_with_serde(&wide));
+        assert!(agrees_with_serde(&wide));
+    }
+
+    #[test]
+    fn the_fast_path_leaves_refused_and_unusual_lines_to_serde() {
+        for line in EDGES {
+            // Every one of these is refused by serde, or unusual enough to be its alone.
+            assert!(!agrees_with_serde(line), "{line}");
+            assert!(declined(line), "{line}");
+        }
+        for depth in [SCAN_DEPTH, MAX_NESTING, MAX_NESTING + 5] {
+            assert!(declined(&nested(depth)), "{depth}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_serde_on_mutated_and_test_corpus_lines() {
+        let mut seeds: Vec<String> = TAKEN.iter().map(|line| line.to_string()).collect();
+        seeds.extend(e2e_lines());
+        let mut taken = 0;
+        for line in &seeds {
+            taken += usize::from(agrees_with_serde(line));
+        }
+        assert!(taken > seeds.len() / 3, "{taken} of {} taken", seeds.len());
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut tried, mut taken) = (0, 0);
+        for round in 0..100_000 {
+            let seed = &seeds[round % seeds.len()];
+            if let Some(line) = mutated(seed, &mut rng) {
+                tried += 1;
+                taken += usize::from(agrees_with_serde(&line));
+            }
+        }
+        // Mutations mostly break a line: what matters is that some survive and are taken.
+        assert!(taken > tried / 50, "{taken} of {tried} mutated lines taken");
+    }
+}
