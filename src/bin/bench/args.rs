@@ -1,5 +1,6 @@
 //! The benchmark's command line: what to generate, how often to run, and the settings passed
-//! to the target (`--set key=json`, with `--lanes N` as the shorthand for `--set lanes=N`).
+//! to the target (`--set key=json`, with `--lanes N` as the shorthand for `--set lanes=N`), and
+//! on Citus the column `--distribute` distributes the target's tables by.
 
 pub struct Options {
     pub rows: usize,
@@ -7,13 +8,15 @@ pub struct Options {
     pub runs: usize,
     pub upsert: bool,
     pub keep: bool,
+    /// The column to distribute the target's tables by (Citus) before each timed load.
+    pub distribute: Option<String>,
     pub url: String,
     /// Target settings, in the order given; a later one overrides an earlier one.
     pub extra_config: Vec<(String, String)>,
 }
 
-const USAGE: &str = "bench [--rows N] [--streams K] [--runs R] [--upsert] [--keep] [--url URL] \
-                     [--lanes N] [--set key=json]...";
+const USAGE: &str = "bench [--rows N] [--streams K] [--runs R] [--upsert] [--keep] \
+                     [--distribute COLUMN] [--url URL] [--lanes N] [--set key=json]...";
 
 /// What the command line asked for; `Ok(None)` after `--help`.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
@@ -23,6 +26,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Optio
         runs: 3,
         upsert: false,
         keep: false,
+        distribute: None,
         url: std::env::var("TARGET_POSTGRES_TEST_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string()),
         extra_config: Vec::new(),
@@ -36,6 +40,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Optio
             "--runs" => options.runs = positive("--runs", &value("--runs")?)?,
             "--upsert" => options.upsert = true,
             "--keep" => options.keep = true,
+            "--distribute" => options.distribute = Some(value("--distribute")?),
             "--url" => options.url = value("--url")?,
             "--lanes" => {
                 let lanes = positive("--lanes", &value("--lanes")?)?;
@@ -124,6 +129,19 @@ mod tests {
         assert!(parse(&["--lanes", "0"]).is_err());
         assert!(parse(&["--lanes", "two"]).is_err());
         assert!(parse(&["--lanes"]).is_err());
+    }
+
+    #[test]
+    fn distribute_names_the_column_and_is_off_without_it() {
+        assert_eq!(
+            parse(&["--distribute", "id"])
+                .unwrap()
+                .distribute
+                .as_deref(),
+            Some("id")
+        );
+        assert_eq!(parse(&["--upsert"]).unwrap().distribute, None);
+        assert!(parse(&["--distribute"]).is_err());
     }
 
     #[test]

@@ -13,10 +13,17 @@
 //! and its CPU time (user + system; also per 100k rows), and the `lanes` setting it passed.
 //!
 //! `--upsert` measures a second load of the same input onto the filled table against a raw COPY
-//! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`.
+//! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`, and against the plain raw
+//! COPY into an empty table too (the per-run line and the summary print that ratio as well).
+//!
+//! On Citus, `--distribute COLUMN` makes the target's tables distributed before each timed load,
+//! so the target loads an existing, empty distributed table; whenever the target's table is
+//! distributed (by this flag or by the target's `citus` setting), the raw tables are
+//! distributed the same way, co-located with it (see `citus`).
 
 mod args;
 mod child;
+mod citus;
 mod generate;
 mod raw;
 
@@ -45,18 +52,34 @@ struct Sample {
     raw_rate: f64,
     peak_mb: f64,
     cpu_seconds: f64,
+    /// For `--upsert`: a plain raw COPY into an empty table's time over the re-load's.
+    copy_ratio: Option<f64>,
+}
+
+/// The files one benchmark works with.
+struct Files {
+    target: PathBuf,
+    config: PathBuf,
+    input: PathBuf,
+    /// The input's SCHEMA lines alone, for `--distribute`.
+    schemas: PathBuf,
+    csv_dir: PathBuf,
 }
 
 fn run(options: Options) -> Result<(), String> {
-    let target = target_binary()?;
     let work = std::env::temp_dir().join(format!("target-postgres-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let input = work.join("input.jsonl");
-    let csv_dir = work.join("csv");
-    std::fs::create_dir_all(&csv_dir).map_err(|e| e.to_string())?;
-    generate::generate(&options, &input, &csv_dir)?;
-    let config = work.join("config.json");
-    write_config(&options, &config)?;
+    let files = Files {
+        target: target_binary()?,
+        config: work.join("config.json"),
+        input: work.join("input.jsonl"),
+        schemas: work.join("schemas.jsonl"),
+        csv_dir: work.join("csv"),
+    };
+    std::fs::create_dir_all(&files.csv_dir).map_err(|e| e.to_string())?;
+    generate::generate(&options, &files.input, &files.csv_dir)?;
+    citus::write_schema_lines(&files.input, &files.schemas, options.streams)?;
+    write_config(&options, &files.config)?;
 
     let mut client = Client::connect(&options.url, NoTls).map_err(|e| e.to_string())?;
     let mode = if options.upsert {
@@ -73,22 +96,7 @@ fn run(options: Options) -> Result<(), String> {
     );
     let mut samples = Vec::new();
     for run in 1..=options.runs {
-        reset_schema(&mut client)?;
-        if options.upsert {
-            // The first load fills the tables; the measured one loads the same input again.
-            run_target(&target, &config, &input)?;
-        }
-        let measured = run_target(&target, &config, &input)?;
-        let raw_time = raw::raw_copy(&mut client, &options, &csv_dir)?;
-        raw::verify(&mut client, &options)?;
-        let sample = Sample {
-            target_rate: options.rows as f64 / measured.elapsed.as_secs_f64(),
-            raw_rate: options.rows as f64 / raw_time.as_secs_f64(),
-            peak_mb: measured.peak_kb as f64 / 1024.0,
-            cpu_seconds: measured.cpu.as_secs_f64(),
-        };
-        print_run(run, &sample, &measured, raw_time.as_secs_f64());
-        samples.push(sample);
+        samples.push(run_once(&mut client, &options, &files, run)?);
     }
     print_summary(&options, &samples);
     client
@@ -104,13 +112,54 @@ fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-fn print_run(run: usize, sample: &Sample, measured: &Measured, raw_seconds: f64) {
+/// One run on a fresh schema: the (untimed) preparation, the timed target load, the raw side,
+/// the comparison; prints the run's line.
+fn run_once(
+    client: &mut Client,
+    options: &Options,
+    files: &Files,
+    run: usize,
+) -> Result<Sample, String> {
+    reset_schema(client)?;
+    if let Some(column) = &options.distribute {
+        run_target(&files.target, &files.config, &files.schemas)?;
+        citus::distribute_target_tables(client, options.streams, column)?;
+    }
+    if options.upsert {
+        // The first load fills the tables; the measured one loads the same input again.
+        run_target(&files.target, &files.config, &files.input)?;
+    }
+    let measured = run_target(&files.target, &files.config, &files.input)?;
+    let raw = raw::raw_copy(client, options, &files.csv_dir)?;
+    raw::verify(client, options)?;
+    let target_seconds = measured.elapsed.as_secs_f64();
+    let sample = Sample {
+        target_rate: options.rows as f64 / target_seconds,
+        raw_rate: options.rows as f64 / raw.raw.as_secs_f64(),
+        peak_mb: measured.peak_kb as f64 / 1024.0,
+        cpu_seconds: measured.cpu.as_secs_f64(),
+        copy_ratio: options
+            .upsert
+            .then(|| raw.copy.as_secs_f64() / target_seconds),
+    };
+    print_run(run, &sample, &measured, &raw);
+    Ok(sample)
+}
+
+fn print_run(run: usize, sample: &Sample, measured: &Measured, raw: &raw::RawTimes) {
+    let against_copy = match sample.copy_ratio {
+        Some(ratio) => format!(
+            "  raw COPY {:.2}s, ratio to it {ratio:.2}",
+            raw.copy.as_secs_f64()
+        ),
+        None => String::new(),
+    };
     println!(
-        "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}  peak RSS {:.1} MB  CPU {:.2}s  rows equal",
+        "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}{against_copy}  peak RSS {:.1} MB  CPU {:.2}s  rows equal",
         sample.target_rate,
         measured.elapsed.as_secs_f64(),
         sample.raw_rate,
-        raw_seconds,
+        raw.raw.as_secs_f64(),
         sample.target_rate / sample.raw_rate,
         sample.peak_mb,
         sample.cpu_seconds,
@@ -131,6 +180,21 @@ fn print_summary(options: &Options, samples: &[Sample]) {
         cpu / options.rows as f64 * 100_000.0,
         options.lanes_label()
     );
+    let copy_ratios: Vec<f64> = samples.iter().filter_map(|s| s.copy_ratio).collect();
+    if !copy_ratios.is_empty() {
+        println!(
+            "median ratio of the re-load to a raw COPY into an empty table: {:.2}",
+            median(&copy_ratios)
+        );
+    }
+}
+
+/// A driver error with the server's message, when there is one.
+fn db_error(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 fn median(values: &[f64]) -> f64 {

@@ -1,6 +1,7 @@
 //! The raw line the target is measured against: the same rows as binary COPY (and, for
-//! `--upsert`, COPY into a temporary table plus `INSERT ... ON CONFLICT`), and the row-by-row
-//! comparison of both loads that fails a fast wrong answer.
+//! `--upsert`, COPY into a temporary table plus `INSERT ... ON CONFLICT`, and a plain COPY into
+//! an empty table too), into tables distributed like the target's when it is on Citus, and the
+//! row-by-row comparison of both loads that fails a fast wrong answer.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -9,8 +10,9 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use crate::args::Options;
+use crate::citus::distribute_like_target;
 use crate::generate::{table_name, VALUE_COLUMNS};
-use crate::SCHEMA;
+use crate::{db_error, SCHEMA};
 
 /// The columns of the target's `table`, quoted, in order: the generator's, less any that
 /// stream maps (`--set stream_maps=...`) remove.
@@ -36,86 +38,138 @@ fn target_columns(
     Ok(columns)
 }
 
-/// A driver error with the server's message, when there is one.
-fn db_error(error: &postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => error.to_string(),
-    }
+/// What the raw side took.
+pub struct RawTimes {
+    /// The raw line the target is measured against: the binary COPY, or for `--upsert` the
+    /// stage-and-merge onto the filled table.
+    pub raw: Duration,
+    /// A plain binary COPY into empty tables (for `--upsert`, into the `_copy` tables; else
+    /// the same as `raw`).
+    pub copy: Duration,
+}
+
+/// One table's rows as binary COPY bytes, with the target's columns they hold.
+struct Payload {
+    table: String,
+    binary: Vec<u8>,
+    /// The target's columns, quoted and comma-separated.
+    loaded: String,
 }
 
 /// Loads the CSV through PostgreSQL's parser (untimed), dumps it as binary COPY bytes, and
-/// times the binary COPY of those bytes into tables shaped like the target's.
+/// times the binary COPY of those bytes into tables shaped like the target's (for `--upsert`,
+/// the stage-and-merge onto a filled table, and the plain COPY into an empty one as well).
 pub fn raw_copy(
     client: &mut Client,
     options: &Options,
     csv_dir: &Path,
-) -> Result<Duration, String> {
-    let db = |e: postgres::Error| e.to_string();
+) -> Result<RawTimes, String> {
     let mut payloads = Vec::new();
     for stream in 0..options.streams {
-        let table = table_name(stream);
-        let columns = target_columns(client, &table)?;
-        // The CSV has every generated column; those stream maps removed are read as text and
-        // left out of the binary COPY, so the raw load writes what the target writes.
-        let mut ddl = format!(
-            "CREATE TABLE {SCHEMA}_raw.{table}_csv (LIKE {SCHEMA}.{table}); \
-             CREATE TABLE {SCHEMA}_raw.{table} (LIKE {SCHEMA}.{table} INCLUDING ALL);"
-        );
-        for missing in VALUE_COLUMNS
-            .iter()
-            .filter(|c| !columns.iter().any(|t| t == *c))
-        {
-            ddl.push_str(&format!(
-                "ALTER TABLE {SCHEMA}_raw.{table}_csv ADD COLUMN {missing} text;"
-            ));
-        }
-        client.batch_execute(&ddl).map_err(db)?;
-        let generated = std::iter::once("id")
-            .chain(VALUE_COLUMNS.iter().copied())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let loaded = columns.join(", ");
-        let csv =
-            std::fs::read(csv_dir.join(format!("{stream}.csv"))).map_err(|e| e.to_string())?;
-        let mut writer = client
-            .copy_in(&format!(
-                "COPY {SCHEMA}_raw.{table}_csv ({generated}) FROM STDIN (FORMAT csv)"
-            ))
-            .map_err(db)?;
-        writer.write_all(&csv).map_err(|e| e.to_string())?;
-        writer.finish().map_err(db)?;
-        let mut binary = Vec::new();
+        payloads.push(prepare(client, options, csv_dir, stream)?);
+    }
+    if !options.upsert {
+        let copy = copy_payloads(client, &payloads, "")?;
+        return Ok(RawTimes { raw: copy, copy });
+    }
+    let mut merge = Duration::ZERO;
+    for Payload {
+        table,
+        binary,
+        loaded,
+    } in &payloads
+    {
+        // The rows are already there (untimed); only the stage-and-merge is timed.
         client
-            .copy_out(&format!(
-                "COPY (SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv) TO STDOUT (FORMAT binary)"
+            .batch_execute(&format!(
+                "INSERT INTO {SCHEMA}_raw.{table} SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv"
             ))
-            .map_err(db)?
-            .read_to_end(&mut binary)
             .map_err(|e| e.to_string())?;
-        payloads.push((table, binary, loaded));
+        let started = Instant::now();
+        raw_merge(client, table, binary)?;
+        merge += started.elapsed();
+    }
+    let copy = copy_payloads(client, &payloads, "_copy")?;
+    Ok(RawTimes { raw: merge, copy })
+}
+
+/// Creates stream `stream`'s raw tables like the target's (distributed like it, when it is;
+/// with `--upsert` also the empty `_copy` table) and turns its CSV into binary COPY bytes.
+fn prepare(
+    client: &mut Client,
+    options: &Options,
+    csv_dir: &Path,
+    stream: usize,
+) -> Result<Payload, String> {
+    let db = |e: postgres::Error| e.to_string();
+    let table = table_name(stream);
+    let columns = target_columns(client, &table)?;
+    // The CSV has every generated column; those stream maps removed are read as text and
+    // left out of the binary COPY, so the raw load writes what the target writes.
+    let mut ddl = format!(
+        "CREATE TABLE {SCHEMA}_raw.{table}_csv (LIKE {SCHEMA}.{table}); \
+         CREATE TABLE {SCHEMA}_raw.{table} (LIKE {SCHEMA}.{table} INCLUDING ALL);"
+    );
+    for missing in VALUE_COLUMNS
+        .iter()
+        .filter(|c| !columns.iter().any(|t| t == *c))
+    {
+        ddl.push_str(&format!(
+            "ALTER TABLE {SCHEMA}_raw.{table}_csv ADD COLUMN {missing} text;"
+        ));
     }
     if options.upsert {
-        let mut total = Duration::ZERO;
-        for (table, binary, loaded) in &payloads {
-            // The rows are already there (untimed); only the stage-and-merge is timed.
-            client
-                .batch_execute(&format!(
-                    "INSERT INTO {SCHEMA}_raw.{table} SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv"
-                ))
-                .map_err(db)?;
-            let started = Instant::now();
-            raw_merge(client, table, binary)?;
-            total += started.elapsed();
-        }
-        return Ok(total);
+        ddl.push_str(&format!(
+            "CREATE TABLE {SCHEMA}_raw.{table}_copy (LIKE {SCHEMA}.{table} INCLUDING ALL);"
+        ));
     }
+    client.batch_execute(&ddl).map_err(db)?;
+    distribute_like_target(client, &table, &format!("{SCHEMA}_raw.{table}"))?;
+    if options.upsert {
+        distribute_like_target(client, &table, &format!("{SCHEMA}_raw.{table}_copy"))?;
+    }
+    let generated = std::iter::once("id")
+        .chain(VALUE_COLUMNS.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let loaded = columns.join(", ");
+    let csv = std::fs::read(csv_dir.join(format!("{stream}.csv"))).map_err(|e| e.to_string())?;
+    let mut writer = client
+        .copy_in(&format!(
+            "COPY {SCHEMA}_raw.{table}_csv ({generated}) FROM STDIN (FORMAT csv)"
+        ))
+        .map_err(db)?;
+    writer.write_all(&csv).map_err(|e| e.to_string())?;
+    writer.finish().map_err(db)?;
+    let mut binary = Vec::new();
+    client
+        .copy_out(&format!(
+            "COPY (SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv) TO STDOUT (FORMAT binary)"
+        ))
+        .map_err(db)?
+        .read_to_end(&mut binary)
+        .map_err(|e| e.to_string())?;
+    Ok(Payload {
+        table,
+        binary,
+        loaded,
+    })
+}
+
+/// Times the binary COPY of each payload into its raw table (name + `suffix`), one
+/// transaction per table.
+fn copy_payloads(
+    client: &mut Client,
+    payloads: &[Payload],
+    suffix: &str,
+) -> Result<Duration, String> {
+    let db = |e: postgres::Error| e.to_string();
     let started = Instant::now();
-    for (table, binary, _) in &payloads {
+    for Payload { table, binary, .. } in payloads {
         let mut transaction = client.transaction().map_err(db)?;
         let mut writer = transaction
             .copy_in(&format!(
-                "COPY {SCHEMA}_raw.{table} FROM STDIN (FORMAT binary)"
+                "COPY {SCHEMA}_raw.{table}{suffix} FROM STDIN (FORMAT binary)"
             ))
             .map_err(db)?;
         writer.write_all(binary).map_err(|e| e.to_string())?;
