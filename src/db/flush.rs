@@ -44,6 +44,19 @@ pub enum WriteMode {
     },
 }
 
+impl WriteMode {
+    /// Whether rows are merged into rows already there (not, or no longer, COPYed straight
+    /// into the table).
+    pub fn merges_existing_rows(&self) -> bool {
+        match self {
+            WriteMode::Copy { .. } => false,
+            WriteMode::Merge { direct, .. } => direct
+                .as_ref()
+                .is_none_or(|direct| !direct.enabled.load(Ordering::Acquire)),
+        }
+    }
+}
+
 /// The optimistic path of a keyed load into a table that held no rows: a plain COPY into
 /// the table, which the unique index checks. The first conflict (a key seen in an earlier
 /// flush) rolls the transaction back, replays the flush as a merge, and turns the path off
@@ -339,5 +352,29 @@ fn copy_rows(
     match written {
         Ok(()) => writer.finish(),
         Err(_) => writer.finish(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyed_load_merges_existing_rows_once_its_direct_copy_is_off() {
+        let copy = WriteMode::Copy { copy: "".into() };
+        assert!(!copy.merges_existing_rows());
+        let enabled = Arc::new(AtomicBool::new(true));
+        let merge = |direct: Option<DirectCopy>| WriteMode::Merge {
+            sql: Arc::new(MergeSql::default()),
+            direct,
+        };
+        let direct = DirectCopy {
+            copy: "".into(),
+            enabled: Arc::clone(&enabled),
+        };
+        assert!(!merge(Some(direct.clone())).merges_existing_rows());
+        enabled.store(false, Ordering::Release);
+        assert!(merge(Some(direct)).merges_existing_rows());
+        assert!(merge(None).merges_existing_rows());
     }
 }

@@ -209,7 +209,7 @@ pub fn copy_into(table: &str, columns: &str) -> String {
 }
 
 /// The statements of a merge: create the stage, COPY into it, merge it into the table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MergeSql {
     /// Creates the (empty) stage with exactly the loaded columns' types.
     pub create_stage: String,

@@ -288,7 +288,13 @@ impl<'s> Loader<'s> {
             return Err(Error::Internal("stream without a plan has rows".into()));
         };
         self.budget.released(stream.rows.byte_len());
-        let parts = stream.rows.take_lanes();
+        // A merge into a Citus distributed table already fans out to every shard; split
+        // over lanes it measured slower (0.46-0.49 of a raw COPY against 0.52-0.57 whole).
+        let parts = if table.is_distributed() && mode.merges_existing_rows() {
+            vec![(LaneChoice::Alone, stream.rows.take())]
+        } else {
+            stream.rows.take_lanes()
+        };
         stream.flushes = stream.flushes.saturating_add(1);
         let Some(first_seq) = parts.first().map(|(_, part)| part.first_seq) else {
             return Ok(());
