@@ -322,25 +322,6 @@ fn overwrite_replaces_the_rows_of_a_distributed_table() {
     assert_eq!(schema.contents("t"), expected(&[(3, "c2"), (4, "d2")]));
 }
 
-/// A full-table sync of `ids` as table version `version`.
-fn full_table_sync(version: i64, ids: &[i64]) -> String {
-    let mut lines = vec![schema_msg(
-        "t",
-        json!({"id": {"type": "integer"}, "v": nullable("string")}),
-        &["id"],
-    )];
-    for id in ids {
-        lines.push(format!(
-            r#"{{"type":"RECORD","stream":"t","record":{{"id":{id},"v":"v{version}"}},"version":{version}}}"#
-        ));
-    }
-    lines.push(format!(
-        r#"{{"type":"ACTIVATE_VERSION","stream":"t","version":{version}}}"#
-    ));
-    lines.push(state(json!({"version": version})));
-    jsonl(&lines)
-}
-
 #[test]
 fn activate_version_and_hard_delete_leave_the_exact_rows_of_a_distributed_table() {
     let Some(url) = citus_url("activate_version_and_hard_delete_leave_the_exact_rows") else {

@@ -202,24 +202,6 @@ fn hard_delete_reads_sdc_deleted_at_from_records_when_metadata_columns_are_on() 
     );
 }
 
-fn full_table_sync(version: i64, ids: &[i64]) -> String {
-    let mut lines = vec![schema_msg(
-        "t",
-        json!({"id": {"type": "integer"}, "v": nullable("string")}),
-        &["id"],
-    )];
-    for id in ids {
-        lines.push(format!(
-            r#"{{"type":"RECORD","stream":"t","record":{{"id":{id},"v":"v{version}"}},"version":{version}}}"#
-        ));
-    }
-    lines.push(format!(
-        r#"{{"type":"ACTIVATE_VERSION","stream":"t","version":{version}}}"#
-    ));
-    lines.push(state(json!({"version": version})));
-    jsonl(&lines)
-}
-
 #[test]
 fn activate_version_with_hard_delete_removes_rows_missing_from_the_new_version() {
     let schema = TestSchema::new("activate_hard");

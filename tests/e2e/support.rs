@@ -728,3 +728,23 @@ fn drop_stale_clusters(prefix: &str) {
         }
     }
 }
+
+/// A full-table sync of stream `t` (`id` key, `v` text): `ids` as table version `version`,
+/// then its ACTIVATE_VERSION and a state.
+pub fn full_table_sync(version: i64, ids: &[i64]) -> String {
+    let mut lines = vec![schema_msg(
+        "t",
+        json!({"id": {"type": "integer"}, "v": nullable("string")}),
+        &["id"],
+    )];
+    for id in ids {
+        lines.push(format!(
+            r#"{{"type":"RECORD","stream":"t","record":{{"id":{id},"v":"v{version}"}},"version":{version}}}"#
+        ));
+    }
+    lines.push(format!(
+        r#"{{"type":"ACTIVATE_VERSION","stream":"t","version":{version}}}"#
+    ));
+    lines.push(state(json!({"version": version})));
+    jsonl(&lines)
+}
