@@ -110,17 +110,17 @@ fn all_types() -> Vec<PgType> {
     types
 }
 
-/// A small deterministic generator.
-struct Rng(u64);
+/// A small deterministic generator (xorshift), shared with other tests that mutate input.
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }

@@ -520,6 +520,7 @@ mod tests {
     };
     use super::super::walk::{KeepRaw, MAX_NESTING};
     use super::*;
+    use crate::fuzz::Rng;
 
     /// Logs every call a parse makes on the slots, spans as offsets into the line.
     struct Recorder<'l> {
@@ -733,18 +734,6 @@ mod tests {
             }
         }
         lines
-    }
-
-    /// A small deterministic generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     const FRAGMENTS: &[&str] = &[
