@@ -136,6 +136,8 @@ struct Loader<'s> {
     /// Whether rows carry columns filled from the message around the record (`_sdc_*`,
     /// `_mage_*`, Mage's constants), so each record needs its metadata.
     fills_metadata: bool,
+    /// Citus distributed tables already told that their merges do not use lanes.
+    merged_whole: std::collections::HashSet<usize>,
     /// Set by SIGTERM / SIGINT.
     shutdown: &'s Shutdown,
 }
@@ -200,6 +202,7 @@ impl<'s> Loader<'s> {
             fills_metadata: settings.add_record_metadata
                 || settings.mage_mode
                 || !settings.constant_columns.is_empty(),
+            merged_whole: std::collections::HashSet::new(),
             shutdown,
         };
         loader.check_citus_setting()?;
@@ -291,6 +294,13 @@ impl<'s> Loader<'s> {
         // A merge into a Citus distributed table already fans out to every shard; split
         // over lanes it measured slower (0.46-0.49 of a raw COPY against 0.52-0.57 whole).
         let parts = if table.is_distributed() && mode.merges_existing_rows() {
+            if self.settings.lanes > 1 && self.merged_whole.insert(table.id) {
+                log::info!(
+                    "table {}: merges into this Citus distributed table run one at a time \
+                     (lanes apply to its COPYs only)",
+                    table.qualified
+                );
+            }
             vec![(LaneChoice::Alone, stream.rows.take())]
         } else {
             stream.rows.take_lanes()

@@ -161,7 +161,7 @@ fn an_existing_distributed_table_is_loaded_and_upserted_exactly() {
     let first: Vec<(i64, String)> = (1..=3000).map(|i| (i, format!("v{i}"))).collect();
     let first: Vec<(i64, &str)> = first.iter().map(|(i, v)| (*i, v.as_str())).collect();
     // Small flushes, so that later ones meet the keys of earlier ones.
-    let small = json!({"batch_size_rows": 700});
+    let small = json!({"batch_size_rows": 700, "lanes": 2, "max_parallelism": 2});
     schema
         .run(small.clone(), &keyed_load("t", &first))
         .assert_success();
@@ -171,6 +171,7 @@ fn an_existing_distributed_table_is_loaded_and_upserted_exactly() {
     second.push((5000, "new"));
     let out = schema.run(small, &keyed_load("t", &second));
     out.assert_success();
+    out.assert_stderr_has(&["merges into this Citus distributed table run one at a time"]);
     assert_eq!(schema.contents("t"), expected(&second));
     assert_eq!(
         schema.citus_table("t").map(|t| t.1),
