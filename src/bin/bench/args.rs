@@ -8,6 +8,8 @@ pub struct Options {
     pub runs: usize,
     pub upsert: bool,
     pub keep: bool,
+    /// Also time the raw bytes over the target's lanes (see `ceiling`).
+    pub ceiling: bool,
     /// The column to distribute the target's tables by (Citus) before each timed load.
     pub distribute: Option<String>,
     pub url: String,
@@ -16,7 +18,7 @@ pub struct Options {
 }
 
 const USAGE: &str = "bench [--rows N] [--streams K] [--runs R] [--upsert] [--keep] \
-                     [--distribute COLUMN] [--url URL] [--lanes N] [--set key=json]...";
+                     [--ceiling] [--distribute COLUMN] [--url URL] [--lanes N] [--set key=json]...";
 
 /// What the command line asked for; `Ok(None)` after `--help`.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
@@ -26,6 +28,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Optio
         runs: 3,
         upsert: false,
         keep: false,
+        ceiling: false,
         distribute: None,
         url: std::env::var("TARGET_POSTGRES_TEST_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string()),
@@ -40,6 +43,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Optio
             "--runs" => options.runs = positive("--runs", &value("--runs")?)?,
             "--upsert" => options.upsert = true,
             "--keep" => options.keep = true,
+            "--ceiling" => options.ceiling = true,
             "--distribute" => options.distribute = Some(value("--distribute")?),
             "--url" => options.url = value("--url")?,
             "--lanes" => {
@@ -61,6 +65,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Optio
             }
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if options.ceiling && (options.upsert || options.streams > 1) {
+        return Err("--ceiling measures a load of one stream (not --upsert or --streams)".into());
     }
     Ok(Some(options))
 }
@@ -142,6 +149,14 @@ mod tests {
         );
         assert_eq!(parse(&["--upsert"]).unwrap().distribute, None);
         assert!(parse(&["--distribute"]).is_err());
+    }
+
+    #[test]
+    fn ceiling_is_for_a_load_of_one_stream() {
+        assert!(parse(&["--ceiling"]).unwrap().ceiling);
+        assert!(!parse(&[]).unwrap().ceiling);
+        assert!(parse(&["--ceiling", "--upsert"]).is_err());
+        assert!(parse(&["--ceiling", "--streams", "2"]).is_err());
     }
 
     #[test]

@@ -16,12 +16,17 @@
 //! into a temporary table plus `INSERT ... ON CONFLICT DO UPDATE`, and against the plain raw
 //! COPY into an empty table too (the per-run line and the summary print that ratio as well).
 //!
+//! `--ceiling` also COPYs the raw bytes over the target's lanes (split by key hash into 4 MiB
+//! chunks, one transaction each, one connection per lane): the most any client could reach
+//! with lanes on this server, since it parses and encodes nothing (see `ceiling`).
+//!
 //! On Citus, `--distribute COLUMN` makes the target's tables distributed before each timed load,
 //! so the target loads an existing, empty distributed table; whenever the target's table is
 //! distributed (by this flag or by the target's `citus` setting), the raw tables are
 //! distributed the same way, co-located with it (see `citus`).
 
 mod args;
+mod ceiling;
 mod child;
 mod citus;
 mod generate;
@@ -54,6 +59,8 @@ struct Sample {
     cpu_seconds: f64,
     /// For `--upsert`: a plain raw COPY into an empty table's time over the re-load's.
     copy_ratio: Option<f64>,
+    /// For `--ceiling`: the raw bytes over the target's lanes, in rows/s.
+    ceiling_rate: Option<f64>,
 }
 
 /// The files one benchmark works with.
@@ -141,6 +148,9 @@ fn run_once(
         copy_ratio: options
             .upsert
             .then(|| raw.copy.as_secs_f64() / target_seconds),
+        ceiling_rate: raw
+            .ceiling
+            .map(|(elapsed, _)| options.rows as f64 / elapsed.as_secs_f64()),
     };
     print_run(run, &sample, &measured, &raw);
     Ok(sample)
@@ -154,8 +164,16 @@ fn print_run(run: usize, sample: &Sample, measured: &Measured, raw: &raw::RawTim
         ),
         None => String::new(),
     };
+    let against_ceiling = match (raw.ceiling, sample.ceiling_rate) {
+        (Some((elapsed, lanes)), Some(rate)) => format!(
+            "  ceiling ({lanes} lanes) {:.2}s, {:.2}x raw",
+            elapsed.as_secs_f64(),
+            rate / sample.raw_rate
+        ),
+        _ => String::new(),
+    };
     println!(
-        "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}{against_copy}  peak RSS {:.1} MB  CPU {:.2}s  rows equal",
+        "run {run}: target {:>9.0} rows/s ({:.2}s)  raw {:>9.0} rows/s ({:.2}s)  ratio {:.2}{against_copy}{against_ceiling}  peak RSS {:.1} MB  CPU {:.2}s  rows equal",
         sample.target_rate,
         measured.elapsed.as_secs_f64(),
         sample.raw_rate,
@@ -180,6 +198,18 @@ fn print_summary(options: &Options, samples: &[Sample]) {
         cpu / options.rows as f64 * 100_000.0,
         options.lanes_label()
     );
+    let ceiling_ratios: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|s| s.ceiling_rate.map(|c| (c / s.raw_rate, s.target_rate / c)))
+        .collect();
+    if !ceiling_ratios.is_empty() {
+        println!(
+            "median ceiling (the raw bytes over the target's lanes, no client work): {:.2}x the raw COPY; \
+             the target reaches {:.2} of it",
+            median(&ceiling_ratios.iter().map(|r| r.0).collect::<Vec<_>>()),
+            median(&ceiling_ratios.iter().map(|r| r.1).collect::<Vec<_>>())
+        );
+    }
     let copy_ratios: Vec<f64> = samples.iter().filter_map(|s| s.copy_ratio).collect();
     if !copy_ratios.is_empty() {
         println!(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use crate::args::Options;
+use crate::ceiling::{copy_lanes, lanes_for, split_into_lanes};
 use crate::citus::distribute_like_target;
 use crate::generate::{table_name, VALUE_COLUMNS};
 use crate::{db_error, SCHEMA};
@@ -46,6 +47,8 @@ pub struct RawTimes {
     /// A plain binary COPY into empty tables (for `--upsert`, into the `_copy` tables; else
     /// the same as `raw`).
     pub copy: Duration,
+    /// With `--ceiling`: the same bytes over the target's lanes, and how many lanes.
+    pub ceiling: Option<(Duration, usize)>,
 }
 
 /// One table's rows as binary COPY bytes, with the target's columns they hold.
@@ -70,7 +73,15 @@ pub fn raw_copy(
     }
     if !options.upsert {
         let copy = copy_payloads(client, &payloads, "")?;
-        return Ok(RawTimes { raw: copy, copy });
+        let ceiling = match payloads.first() {
+            Some(payload) if options.ceiling => Some(ceiling_copy(client, options, payload)?),
+            _ => None,
+        };
+        return Ok(RawTimes {
+            raw: copy,
+            copy,
+            ceiling,
+        });
     }
     let mut merge = Duration::ZERO;
     for Payload {
@@ -90,7 +101,42 @@ pub fn raw_copy(
         merge += started.elapsed();
     }
     let copy = copy_payloads(client, &payloads, "_copy")?;
-    Ok(RawTimes { raw: merge, copy })
+    Ok(RawTimes {
+        raw: merge,
+        copy,
+        ceiling: None,
+    })
+}
+
+/// Times the payload's bytes COPYed over the target's lanes into a `_ceiling` table shaped
+/// (and distributed) like the target's, and checks that every row arrived.
+fn ceiling_copy(
+    client: &mut Client,
+    options: &Options,
+    payload: &Payload,
+) -> Result<(Duration, usize), String> {
+    let table = &payload.table;
+    let qualified = format!("{SCHEMA}_raw.{table}_ceiling");
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {qualified} (LIKE {SCHEMA}.{table} INCLUDING ALL)"
+        ))
+        .map_err(|e| db_error(&e))?;
+    distribute_like_target(client, table, &qualified)?;
+    let lanes = lanes_for(&options.lanes_label());
+    let chunks = split_into_lanes(&payload.binary, lanes)?;
+    let elapsed = copy_lanes(&options.url, &qualified, chunks)?;
+    let stored: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {qualified}"), &[])
+        .map_err(|e| db_error(&e))?
+        .get(0);
+    if stored != options.rows as i64 {
+        return Err(format!(
+            "the ceiling load stored {stored} rows, not {}",
+            options.rows
+        ));
+    }
+    Ok((elapsed, lanes))
 }
 
 /// Creates stream `stream`'s raw tables like the target's (distributed like it, when it is;
