@@ -25,6 +25,13 @@ const NUL_ESCAPE: &str = "\\u0000";
 /// What replaces it: the escape of U+FFFD REPLACEMENT CHARACTER, the same length.
 const REPLACEMENT_ESCAPE: &str = "\\ufffd";
 
+/// The bytes between the quotes of a JSON string, as written (escapes and all); `None` for
+/// any other JSON value.
+#[inline]
+pub fn quoted(raw: &str) -> Option<&[u8]> {
+    raw.strip_prefix('"')?.strip_suffix('"').map(str::as_bytes)
+}
+
 /// Decodes a JSON string literal, quotes included, as it appeared in the input.
 ///
 /// Without a backslash the result borrows the text between the quotes. Otherwise the

@@ -377,7 +377,7 @@ fn canonical_date(bytes: &[u8]) -> Option<Date> {
 /// end, `Z` or `±HH:MM`. Anything else, and the edge cases (leap second, `24:00:00`),
 /// returns `None` for the general parser, which gives the same value for what this
 /// accepts; this only skips its cursor, which took most of a timestamp's time.
-fn canonical_timestamp_micros(bytes: &[u8]) -> Option<i64> {
+pub(super) fn canonical_timestamp_micros(bytes: &[u8]) -> Option<i64> {
     let date = canonical_date(bytes)?;
     let [b'T' | b't' | b' ', h1, h2, b':', n1, n2, b':', s1, s2, ref rest @ ..] =
         *bytes.get(10..)?
@@ -480,13 +480,19 @@ fn general_timestamp_micros(s: &str) -> Result<i64, &'static str> {
 ///
 /// `"not a date"` for malformed text, and the range errors of [`parse_timestamp_micros`].
 pub fn parse_date_days(s: &str) -> Result<i32, &'static str> {
-    if let [_, _, _, _, b'-', _, _, b'-', _, _] = s.as_bytes() {
-        if let Some(date) = canonical_date(s.as_bytes()) {
-            // Years 1..=9999 are within ±3 million days.
-            return i32::try_from(pg_days(date)).map_err(|_| YEAR_RANGE);
-        }
+    match canonical_date_days(s.as_bytes()) {
+        Some(days) => Ok(days),
+        None => general_date_days(s),
     }
-    general_date_days(s)
+}
+
+/// [`parse_date_days`] of a `YYYY-MM-DD` and nothing else (see [`canonical_date`]); `None`
+/// for any other text, which the general parser reads.
+#[inline]
+pub(super) fn canonical_date_days(bytes: &[u8]) -> Option<i32> {
+    // Years 1..=9999 are within ±3 million days.
+    let date = canonical_date(bytes).filter(|_| bytes.len() == 10)?;
+    i32::try_from(pg_days(date)).ok()
 }
 
 /// [`parse_date_days`] for every form it accepts.

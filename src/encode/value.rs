@@ -14,10 +14,13 @@ use super::array_scan::each_plain_element;
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::scalar::{parse_bool_text, parse_float_text, parse_uuid};
 use super::text::{
-    check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
+    check_json_surrogates, quoted, replace_nul, sanitize_json_text_nul, unescape_json_string,
     unescape_json_string_into,
 };
-use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
+use super::time::{
+    canonical_date_days, canonical_timestamp_micros, parse_date_days, parse_time_micros,
+    parse_timestamp_micros,
+};
 use crate::schema::pg_type::PgType;
 
 /// Why a value could not be encoded.
@@ -244,13 +247,24 @@ fn encode_payload(
             };
             out.push(u8::from(value));
         }
+        // The fixed-width forms taps write, read from between the quotes (no escape to undo).
         PgType::Timestamptz | PgType::Timestamp => {
-            let text = expect_string(raw, kind, "expected a date-time string")?;
-            out.extend_from_slice(&parse_timestamp_micros(text.trim())?.to_be_bytes());
+            let micros = match quoted(raw).and_then(canonical_timestamp_micros) {
+                Some(micros) => micros,
+                None => parse_timestamp_micros(
+                    expect_string(raw, kind, "expected a date-time string")?.trim(),
+                )?,
+            };
+            out.extend_from_slice(&micros.to_be_bytes());
         }
         PgType::Date => {
-            let text = expect_string(raw, kind, "expected a date string")?;
-            out.extend_from_slice(&parse_date_days(text.trim())?.to_be_bytes());
+            let days = match quoted(raw).and_then(canonical_date_days) {
+                Some(days) => days,
+                None => {
+                    parse_date_days(expect_string(raw, kind, "expected a date string")?.trim())?
+                }
+            };
+            out.extend_from_slice(&days.to_be_bytes());
         }
         PgType::Time => {
             let text = expect_string(raw, kind, "expected a time string")?;
@@ -582,6 +596,65 @@ fn write_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_read_between_the_quotes_match_the_unescaped_text() {
+        let dates = [
+            "2024-02-29",
+            "2023-02-29",
+            "0001-01-01",
+            "0000-01-01",
+            "9999-12-31",
+        ];
+        let times = [
+            "",
+            "T00:00:00",
+            " 23:59:59",
+            "t24:00:00",
+            "T12:30",
+            "T01:02:03.1234567",
+        ];
+        let tails = [
+            "",
+            "Z",
+            "+02:00",
+            "-05:30",
+            "+16:00",
+            " ",
+            "x",
+            ".5Z",
+            ".123456+01:00",
+        ];
+        let wraps = [
+            ("", ""),
+            (" ", ""),
+            ("", "\\n"),
+            ("\\u0032", ""),
+            ("", "\\u005a"),
+        ];
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1203);
+        for _ in 0..5_000 {
+            let (before, after) = wraps[rng.below(wraps.len())];
+            let raw = format!(
+                "\"{before}{}{}{}{after}\"",
+                dates[rng.below(dates.len())],
+                times[rng.below(times.len())],
+                tails[rng.below(tails.len())]
+            );
+            let old_timestamp = string_value(&raw).and_then(|text| {
+                parse_timestamp_micros(text.trim())
+                    .map(|micros| [&8i32.to_be_bytes()[..], &micros.to_be_bytes()].concat())
+                    .map_err(ValueError::from)
+            });
+            assert_eq!(field(&raw, &PgType::Timestamptz), old_timestamp, "{raw}");
+            let old_date = string_value(&raw).and_then(|text| {
+                parse_date_days(text.trim())
+                    .map(|days| [&4i32.to_be_bytes()[..], &days.to_be_bytes()].concat())
+                    .map_err(ValueError::from)
+            });
+            assert_eq!(field(&raw, &PgType::Date), old_date, "{raw}");
+        }
+    }
 
     #[test]
     fn plain_arrays_read_directly_match_the_serde_walk() {
