@@ -32,6 +32,34 @@ pub fn quoted(raw: &str) -> Option<&[u8]> {
     raw.strip_prefix('"')?.strip_suffix('"').map(str::as_bytes)
 }
 
+/// Whether `bytes` hold a backslash or a zero byte (a text without either is its own
+/// value). Short texts, most of them, are checked eight bytes at a time, where memchr's
+/// setup cost more than the whole scan; longer ones by memchr.
+#[inline]
+pub fn has_backslash_or_nul(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    if bytes.len() >= 32 {
+        return memchr::memchr2(b'\\', 0, bytes).is_some();
+    }
+    // The classic zero-byte test, exact for whether a word has one.
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let hit = |word: u64| has_zero(word) || has_zero(word ^ (ONES * u64::from(b'\\')));
+    let mut chunks = bytes.chunks_exact(8);
+    let mut tail = [b' '; 8];
+    for chunk in &mut chunks {
+        tail.copy_from_slice(chunk);
+        if hit(u64::from_le_bytes(tail)) {
+            return true;
+        }
+    }
+    // The last bytes, padded with spaces (neither a backslash nor zero).
+    let rest = chunks.remainder();
+    tail = [b' '; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    hit(u64::from_le_bytes(tail))
+}
+
 /// Decodes a JSON string literal, quotes included, as it appeared in the input.
 ///
 /// Without a backslash the result borrows the text between the quotes. Otherwise the
@@ -293,6 +321,28 @@ fn hex4_bytes(bytes: Option<&[u8]>) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_scan_for_backslash_or_nul_agrees_with_memchr() {
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1203);
+        let alphabet = [
+            b'a', b' ', b'\\', 0, 0x5b, 0x5d, 0xdc, 0x80, 0x7f, 0x01, b'"',
+        ];
+        for _ in 0..100_000 {
+            let len = rng.below(70);
+            let mut bytes: Vec<u8> = (0..len).map(|_| b"abcdefgh"[rng.below(8)]).collect();
+            for _ in 0..rng.below(3) {
+                if len > 0 {
+                    bytes[rng.below(len)] = alphabet[rng.below(alphabet.len())];
+                }
+            }
+            assert_eq!(
+                has_backslash_or_nul(&bytes),
+                memchr::memchr2(b'\\', 0, &bytes).is_some(),
+                "{bytes:?}"
+            );
+        }
+    }
 
     fn unescape(raw: &str) -> Result<String, &'static str> {
         unescape_json_string(raw).map(Cow::into_owned)

@@ -14,8 +14,8 @@ use super::array_scan::each_plain_element;
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::scalar::{parse_bool_text, parse_float_text, parse_uuid};
 use super::text::{
-    check_json_surrogates, quoted, replace_nul, sanitize_json_text_nul, unescape_json_string,
-    unescape_json_string_into,
+    check_json_surrogates, has_backslash_or_nul, quoted, replace_nul, sanitize_json_text_nul,
+    unescape_json_string, unescape_json_string_into,
 };
 use super::time::{
     canonical_date_days, canonical_timestamp_micros, parse_date_days, parse_time_micros,
@@ -568,10 +568,10 @@ fn write_text(
     stats: &mut EncodeStats,
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
-    // Most strings have neither an escape nor a NUL: one vectorised scan proves it, and
+    // Most strings have neither an escape nor a NUL: one quick scan proves it, and
     // the text between the quotes is the value.
     if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        if memchr::memchr2(b'\\', 0, inner.as_bytes()).is_none() {
+        if !has_backslash_or_nul(inner.as_bytes()) {
             out.extend_from_slice(inner.as_bytes());
             return Ok(());
         }
