@@ -14,8 +14,8 @@ use super::array_scan::each_plain_element;
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::scalar::{parse_bool_text, parse_float_text, parse_uuid};
 use super::text::{
-    check_json_surrogates, has_backslash_or_nul, quoted, replace_nul, sanitize_json_text_nul,
-    unescape_json_string, unescape_json_string_into,
+    check_json_surrogates, find_byte, has_backslash_or_nul, quoted, replace_nul,
+    sanitize_json_text_nul, unescape_json_string, unescape_json_string_into,
 };
 use super::time::{
     canonical_date_days, canonical_timestamp_micros, parse_date_days, parse_time_micros,
@@ -579,7 +579,7 @@ fn write_text(
     let start = out.len();
     unescape_json_string_into(raw, out)?;
     // In UTF-8 a zero byte is only ever U+0000; almost no text has one.
-    if memchr::memchr(0, &out[start..]).is_none() {
+    if find_byte(&out[start..], 0).is_none() {
         return Ok(());
     }
     if !options.sanitize_nul {
