@@ -300,6 +300,12 @@ impl RecordSlots for SlotFiller<'_> {
         }
     }
 
+    fn fill_at(&mut self, slot: usize, line: &str, from: usize, to: usize) {
+        if let Some(current) = self.current.as_mut() {
+            current.fill_at(slot, line, from, to);
+        }
+    }
+
     fn unknown(&mut self, property: &str) {
         if let Some(current) = self.current.as_mut() {
             current.unknown(property);

@@ -435,6 +435,14 @@ impl RecordSlots for StreamSlots<'_> {
         }
     }
 
+    fn fill_at(&mut self, slot: usize, line: &str, from: usize, to: usize) {
+        // The same offset `fill` finds, without slicing the line first.
+        let offset = (line.as_ptr() as usize + from).wrapping_sub(self.line_start);
+        if let Some(entry) = self.stream.slots.get_mut(slot) {
+            *entry = Some((offset, to.saturating_sub(from)));
+        }
+    }
+
     fn unknown(&mut self, property: &str) {
         self.stream.note_unknown(property);
     }
