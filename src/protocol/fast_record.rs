@@ -226,6 +226,10 @@ impl<'a> Scanner<'a> {
     /// JSON's whitespace, exactly what serde_json skips.
     #[inline(always)]
     fn skip_whitespace(&mut self) {
+        // Compact lines have none: one comparison says so (all four are below `!`).
+        if self.peek() > b' ' {
+            return;
+        }
         while matches!(self.peek(), b' ' | b'\n' | b'\t' | b'\r') {
             self.at += 1;
         }
