@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::array_scan::each_plain_element;
+use super::array_scan::{each_plain_element, write_plain_text};
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::scalar::{parse_bool_text, parse_float_text, parse_uuid};
 use super::text::{
@@ -428,7 +428,8 @@ fn plain_elements(
     let read = each_plain_element(raw, |text| {
         count += 1;
         has_null |= text == "null";
-        encode_field(Some(text), element, options, stats, out).is_ok()
+        (*element == PgType::Text && write_plain_text(text, out))
+            || encode_field(Some(text), element, options, stats, out).is_ok()
     });
     if !read {
         out.truncate(start);
