@@ -4,6 +4,7 @@
 //! followed by length-prefixed fields), then a 16-bit -1 trailer. Rows are encoded once, at
 //! read time, straight into the buffer that later goes on the wire.
 
+mod array_scan;
 pub mod numeric;
 mod scalar;
 pub mod text;

@@ -25,6 +25,72 @@ const NUL_ESCAPE: &str = "\\u0000";
 /// What replaces it: the escape of U+FFFD REPLACEMENT CHARACTER, the same length.
 const REPLACEMENT_ESCAPE: &str = "\\ufffd";
 
+/// The bytes between the quotes of a JSON string, as written (escapes and all); `None` for
+/// any other JSON value.
+#[inline]
+pub fn quoted(raw: &str) -> Option<&[u8]> {
+    raw.strip_prefix('"')?.strip_suffix('"').map(str::as_bytes)
+}
+
+/// Every byte 1 (times a byte value: that byte in every place).
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+/// Texts shorter than this are scanned eight bytes at a time, where memchr's setup costs
+/// more than the whole scan; longer ones by memchr.
+const SHORT_TEXT: usize = 32;
+
+/// The classic zero-byte test: the high bit of each zero byte of `word` (the lowest exactly;
+/// a borrow can only make false hits above a true one).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGH
+}
+
+/// Whether `bytes` hold a backslash or a zero byte (a text without either is its own
+/// value).
+#[inline]
+pub fn has_backslash_or_nul(bytes: &[u8]) -> bool {
+    if bytes.len() >= SHORT_TEXT {
+        return memchr::memchr2(b'\\', 0, bytes).is_some();
+    }
+    let hit = |word: u64| zero_bytes(word) | zero_bytes(word ^ (ONES * u64::from(b'\\'))) != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut tail = [b' '; 8];
+    for chunk in &mut chunks {
+        tail.copy_from_slice(chunk);
+        if hit(u64::from_le_bytes(tail)) {
+            return true;
+        }
+    }
+    // The last bytes, padded with spaces (neither a backslash nor zero).
+    let rest = chunks.remainder();
+    tail = [b' '; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    hit(u64::from_le_bytes(tail))
+}
+
+/// Where `byte` first is in `bytes`.
+#[inline]
+pub fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
+    if bytes.len() >= SHORT_TEXT {
+        return memchr::memchr(byte, bytes);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut word = [0; 8];
+    let mut at = 0;
+    for chunk in &mut chunks {
+        word.copy_from_slice(chunk);
+        let hits = zero_bytes(u64::from_le_bytes(word) ^ (ONES * u64::from(byte)));
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter().position(|&b| b == byte).map(|index| at + index)
+}
+
 /// Decodes a JSON string literal, quotes included, as it appeared in the input.
 ///
 /// Without a backslash the result borrows the text between the quotes. Otherwise the
@@ -42,7 +108,7 @@ const REPLACEMENT_ESCAPE: &str = "\\ufffd";
 /// other bad escape.
 pub fn unescape_json_string(raw: &str) -> Result<Cow<'_, str>, &'static str> {
     let inner = string_body(raw)?;
-    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+    if find_byte(inner.as_bytes(), b'\\').is_none() {
         return Ok(Cow::Borrowed(inner));
     }
     // Escapes only shrink the text, so this is the most we need.
@@ -60,7 +126,7 @@ pub fn unescape_json_string(raw: &str) -> Result<Cow<'_, str>, &'static str> {
 /// As [`unescape_json_string`].
 pub fn unescape_json_string_into(raw: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
     let inner = string_body(raw)?;
-    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+    if find_byte(inner.as_bytes(), b'\\').is_none() {
         out.extend_from_slice(inner.as_bytes());
         return Ok(());
     }
@@ -95,14 +161,18 @@ impl TextSink for Vec<u8> {
         self.extend_from_slice(text.as_bytes());
     }
     fn push_char(&mut self, ch: char) {
-        self.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+        match u8::try_from(ch) {
+            // Most escapes decode to ASCII: one byte, no encoding.
+            Ok(byte) if byte.is_ascii() => self.push(byte),
+            _ => self.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
     }
 }
 
 /// Decodes the escapes of a string body (quotes removed) into `out`.
 fn unescape_into(inner: &str, out: &mut impl TextSink) -> Result<(), &'static str> {
     let mut rest = inner;
-    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+    while let Some(at) = find_byte(rest.as_bytes(), b'\\') {
         // `\` is one ASCII byte, so `at` is a char boundary and both slices are valid.
         let (before, escape) = rest.split_at(at);
         out.push_text(before);
@@ -286,6 +356,50 @@ fn hex4_bytes(bytes: Option<&[u8]>) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_scan_for_a_byte_agrees_with_memchr() {
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1204);
+        let alphabet = [b'a', b'\\', 0, 0xdc, 0x80, 0xff, 0x01, b'"'];
+        for _ in 0..100_000 {
+            let len = rng.below(70);
+            let mut bytes: Vec<u8> = (0..len).map(|_| b"abcdefgh"[rng.below(8)]).collect();
+            for _ in 0..rng.below(4) {
+                if len > 0 {
+                    bytes[rng.below(len)] = alphabet[rng.below(alphabet.len())];
+                }
+            }
+            for byte in alphabet {
+                assert_eq!(
+                    find_byte(&bytes, byte),
+                    memchr::memchr(byte, &bytes),
+                    "{byte} in {bytes:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_scan_for_backslash_or_nul_agrees_with_memchr() {
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1203);
+        let alphabet = [
+            b'a', b' ', b'\\', 0, 0x5b, 0x5d, 0xdc, 0x80, 0x7f, 0x01, b'"',
+        ];
+        for _ in 0..100_000 {
+            let len = rng.below(70);
+            let mut bytes: Vec<u8> = (0..len).map(|_| b"abcdefgh"[rng.below(8)]).collect();
+            for _ in 0..rng.below(3) {
+                if len > 0 {
+                    bytes[rng.below(len)] = alphabet[rng.below(alphabet.len())];
+                }
+            }
+            assert_eq!(
+                has_backslash_or_nul(&bytes),
+                memchr::memchr2(b'\\', 0, &bytes).is_some(),
+                "{bytes:?}"
+            );
+        }
+    }
 
     fn unescape(raw: &str) -> Result<String, &'static str> {
         unescape_json_string(raw).map(Cow::into_owned)

@@ -150,19 +150,13 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`), valid for any year an `i64` day count can hold.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let mp = (month + 9) % 12; // March = 0
-    let doy = (153 * mp + 2) / 5 + day - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
+/// Days before the first of each month in a common year.
+const DAYS_BEFORE_MONTH: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
 
-/// The inverse of [`days_from_civil`]: `(year, month, day)` of a day count since 1970.
+/// Days from 0001-01-01 to 2000-01-01: those of 1999 whole years.
+const DAYS_TO_PG_EPOCH: i64 = 1999 * 365 + 1999 / 4 - 1999 / 100 + 1999 / 400;
+
+/// `(year, month, day)` of a day count since 1970 (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -176,9 +170,19 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// Days since 2000-01-01 of a validated date.
+/// Days since 2000-01-01 of a validated date (year 1 to 9999): the whole years before it,
+/// then its month's first from a table, cheaper than a general days-from-civil's eras.
 fn pg_days(date: Date) -> i64 {
-    days_from_civil(date.year, date.month, date.day) - PG_EPOCH_DAYS
+    let years = date.year - 1;
+    let before_month = usize::try_from(date.month - 1)
+        .ok()
+        .and_then(|index| DAYS_BEFORE_MONTH.get(index))
+        .copied()
+        .unwrap_or(0);
+    let leap_day = i64::from(date.month > 2 && is_leap_year(date.year));
+    years * 365 + years / 4 - years / 100 + years / 400 + before_month + leap_day + date.day
+        - 1
+        - DAYS_TO_PG_EPOCH
 }
 
 /// Consumes `infinity`, `+infinity` or `-infinity` when that is the whole input.
@@ -377,7 +381,7 @@ fn canonical_date(bytes: &[u8]) -> Option<Date> {
 /// end, `Z` or `±HH:MM`. Anything else, and the edge cases (leap second, `24:00:00`),
 /// returns `None` for the general parser, which gives the same value for what this
 /// accepts; this only skips its cursor, which took most of a timestamp's time.
-fn canonical_timestamp_micros(bytes: &[u8]) -> Option<i64> {
+pub(super) fn canonical_timestamp_micros(bytes: &[u8]) -> Option<i64> {
     let date = canonical_date(bytes)?;
     let [b'T' | b't' | b' ', h1, h2, b':', n1, n2, b':', s1, s2, ref rest @ ..] =
         *bytes.get(10..)?
@@ -480,13 +484,19 @@ fn general_timestamp_micros(s: &str) -> Result<i64, &'static str> {
 ///
 /// `"not a date"` for malformed text, and the range errors of [`parse_timestamp_micros`].
 pub fn parse_date_days(s: &str) -> Result<i32, &'static str> {
-    if let [_, _, _, _, b'-', _, _, b'-', _, _] = s.as_bytes() {
-        if let Some(date) = canonical_date(s.as_bytes()) {
-            // Years 1..=9999 are within ±3 million days.
-            return i32::try_from(pg_days(date)).map_err(|_| YEAR_RANGE);
-        }
+    match canonical_date_days(s.as_bytes()) {
+        Some(days) => Ok(days),
+        None => general_date_days(s),
     }
-    general_date_days(s)
+}
+
+/// [`parse_date_days`] of a `YYYY-MM-DD` and nothing else (see [`canonical_date`]); `None`
+/// for any other text, which the general parser reads.
+#[inline]
+pub(super) fn canonical_date_days(bytes: &[u8]) -> Option<i32> {
+    // Years 1..=9999 are within ±3 million days.
+    let date = canonical_date(bytes).filter(|_| bytes.len() == 10)?;
+    i32::try_from(pg_days(date)).ok()
 }
 
 /// [`parse_date_days`] for every form it accepts.
@@ -879,6 +889,33 @@ mod tests {
         assert_eq!(parse_timestamp_micros(&long), Ok(USECS_PER_SEC));
         let long = format!("{}-01-01", "9".repeat(100));
         assert_eq!(parse_timestamp_micros(&long), Err(YEAR_RANGE));
+    }
+
+    /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's
+    /// `days_from_civil`, valid for any year): the reference for [`pg_days`].
+    fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400); // [0, 399]
+        let mp = (month + 9) % 12; // March = 0
+        let doy = (153 * mp + 2) / 5 + day - 1; // [0, 365]
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+        era * 146_097 + doe - 719_468
+    }
+
+    #[test]
+    fn pg_days_agrees_with_days_from_civil_on_every_date_of_years_1_to_9999() {
+        for year in 1..=9999 {
+            for month in 1..=12 {
+                for day in 1..=days_in_month(year, month) {
+                    assert_eq!(
+                        pg_days(Date { year, month, day }),
+                        days_from_civil(year, month, day) - PG_EPOCH_DAYS,
+                        "{year}-{month}-{day}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,13 +10,17 @@ use std::borrow::Cow;
 use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::array_scan::{each_plain_element, write_plain_text};
 use super::numeric::{encode_numeric, parse_i64_literal, OUT_OF_RANGE_FOR_BIGINT};
 use super::scalar::{parse_bool_text, parse_float_text, parse_uuid};
 use super::text::{
-    check_json_surrogates, replace_nul, sanitize_json_text_nul, unescape_json_string,
-    unescape_json_string_into,
+    check_json_surrogates, find_byte, has_backslash_or_nul, quoted, replace_nul,
+    sanitize_json_text_nul, unescape_json_string, unescape_json_string_into,
 };
-use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
+use super::time::{
+    canonical_date_days, canonical_timestamp_micros, parse_date_days, parse_time_micros,
+    parse_timestamp_micros,
+};
 use crate::schema::pg_type::PgType;
 
 /// Why a value could not be encoded.
@@ -243,13 +247,24 @@ fn encode_payload(
             };
             out.push(u8::from(value));
         }
+        // The fixed-width forms taps write, read from between the quotes (no escape to undo).
         PgType::Timestamptz | PgType::Timestamp => {
-            let text = expect_string(raw, kind, "expected a date-time string")?;
-            out.extend_from_slice(&parse_timestamp_micros(text.trim())?.to_be_bytes());
+            let micros = match quoted(raw).and_then(canonical_timestamp_micros) {
+                Some(micros) => micros,
+                None => parse_timestamp_micros(
+                    expect_string(raw, kind, "expected a date-time string")?.trim(),
+                )?,
+            };
+            out.extend_from_slice(&micros.to_be_bytes());
         }
         PgType::Date => {
-            let text = expect_string(raw, kind, "expected a date string")?;
-            out.extend_from_slice(&parse_date_days(text.trim())?.to_be_bytes());
+            let days = match quoted(raw).and_then(canonical_date_days) {
+                Some(days) => days,
+                None => {
+                    parse_date_days(expect_string(raw, kind, "expected a date string")?.trim())?
+                }
+            };
+            out.extend_from_slice(&days.to_be_bytes());
         }
         PgType::Time => {
             let text = expect_string(raw, kind, "expected a time string")?;
@@ -381,29 +396,10 @@ fn encode_array(
     out.extend_from_slice(&element_oid.to_be_bytes());
     out.extend_from_slice(&[0; 4]); // size, set below
     out.extend_from_slice(&1i32.to_be_bytes()); // lower bound
-    let mut elements = ArrayElements {
-        element,
-        options,
-        stats,
-        out: &mut *out,
-        count: 0,
-        has_null: false,
-        failure: None,
+    let (count, has_null) = match plain_elements(raw, element, options, stats, out) {
+        Some(read) => read,
+        None => serde_elements(raw, element, options, stats, out)?,
     };
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let parsed = deserializer
-        .deserialize_seq(&mut elements)
-        .and_then(|()| deserializer.end());
-    let ArrayElements {
-        count,
-        has_null,
-        failure,
-        ..
-    } = elements;
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
-    parsed.map_err(|_| "not a JSON array")?;
     if count == 0 {
         // An empty array: ndim 0, no flag, and no size or lower bound.
         out.truncate(header + 12);
@@ -414,6 +410,62 @@ fn encode_array(
     out[header + 4..header + 8].copy_from_slice(&i32::from(has_null).to_be_bytes());
     out[header + 12..header + 16].copy_from_slice(&count.to_be_bytes());
     Ok(())
+}
+
+/// The elements of an array of plain scalars, encoded into `out` as
+/// [`each_plain_element`] reads them: their count and whether one is null. `None` leaves
+/// `out` and `stats` as they were, for [`serde_elements`]: the array is not a plain one, or
+/// an element does not fit (serde then finds the same element, and says so as before).
+fn plain_elements(
+    raw: &str,
+    element: &PgType,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Option<(usize, bool)> {
+    let (start, saved_stats) = (out.len(), *stats);
+    let (mut count, mut has_null) = (0, false);
+    let read = each_plain_element(raw, |text| {
+        count += 1;
+        has_null |= text == "null";
+        (*element == PgType::Text && write_plain_text(text, out))
+            || encode_field(Some(text), element, options, stats, out).is_ok()
+    });
+    if !read {
+        out.truncate(start);
+        *stats = saved_stats;
+        return None;
+    }
+    Some((count, has_null))
+}
+
+/// The elements of any array, encoded into `out` as serde walks it: their count and
+/// whether one is null.
+fn serde_elements(
+    raw: &str,
+    element: &PgType,
+    options: EncodeOptions,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Result<(usize, bool), ValueError> {
+    let mut elements = ArrayElements {
+        element,
+        options,
+        stats,
+        out,
+        count: 0,
+        has_null: false,
+        failure: None,
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let parsed = deserializer
+        .deserialize_seq(&mut elements)
+        .and_then(|()| deserializer.end());
+    if let Some(failure) = elements.failure {
+        return Err(failure);
+    }
+    parsed.map_err(|_| "not a JSON array")?;
+    Ok((elements.count, elements.has_null))
 }
 
 /// Encodes an array's elements as serde walks it; the first element that does not fit
@@ -517,10 +569,10 @@ fn write_text(
     stats: &mut EncodeStats,
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
-    // Most strings have neither an escape nor a NUL: one vectorised scan proves it, and
+    // Most strings have neither an escape nor a NUL: one quick scan proves it, and
     // the text between the quotes is the value.
     if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        if memchr::memchr2(b'\\', 0, inner.as_bytes()).is_none() {
+        if !has_backslash_or_nul(inner.as_bytes()) {
             out.extend_from_slice(inner.as_bytes());
             return Ok(());
         }
@@ -528,7 +580,7 @@ fn write_text(
     let start = out.len();
     unescape_json_string_into(raw, out)?;
     // In UTF-8 a zero byte is only ever U+0000; almost no text has one.
-    if memchr::memchr(0, &out[start..]).is_none() {
+    if find_byte(&out[start..], 0).is_none() {
         return Ok(());
     }
     if !options.sanitize_nul {
@@ -545,6 +597,150 @@ fn write_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_read_between_the_quotes_match_the_unescaped_text() {
+        let dates = [
+            "2024-02-29",
+            "2023-02-29",
+            "0001-01-01",
+            "0000-01-01",
+            "9999-12-31",
+        ];
+        let times = [
+            "",
+            "T00:00:00",
+            " 23:59:59",
+            "t24:00:00",
+            "T12:30",
+            "T01:02:03.1234567",
+        ];
+        let tails = [
+            "",
+            "Z",
+            "+02:00",
+            "-05:30",
+            "+16:00",
+            " ",
+            "x",
+            ".5Z",
+            ".123456+01:00",
+        ];
+        let wraps = [
+            ("", ""),
+            (" ", ""),
+            ("", "\\n"),
+            ("\\u0032", ""),
+            ("", "\\u005a"),
+        ];
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1203);
+        for _ in 0..5_000 {
+            let (before, after) = wraps[rng.below(wraps.len())];
+            let raw = format!(
+                "\"{before}{}{}{}{after}\"",
+                dates[rng.below(dates.len())],
+                times[rng.below(times.len())],
+                tails[rng.below(tails.len())]
+            );
+            let old_timestamp = string_value(&raw).and_then(|text| {
+                parse_timestamp_micros(text.trim())
+                    .map(|micros| [&8i32.to_be_bytes()[..], &micros.to_be_bytes()].concat())
+                    .map_err(ValueError::from)
+            });
+            assert_eq!(field(&raw, &PgType::Timestamptz), old_timestamp, "{raw}");
+            let old_date = string_value(&raw).and_then(|text| {
+                parse_date_days(text.trim())
+                    .map(|days| [&4i32.to_be_bytes()[..], &days.to_be_bytes()].concat())
+                    .map_err(ValueError::from)
+            });
+            assert_eq!(field(&raw, &PgType::Date), old_date, "{raw}");
+        }
+    }
+
+    #[test]
+    fn plain_arrays_read_directly_match_the_serde_walk() {
+        let pieces = [
+            r#""a""#,
+            r#""b c""#,
+            r#""é☃""#,
+            r#""""#,
+            r#""\u0000""#,
+            r#""x\"y""#,
+            "\"t\u{1}\"",
+            "1",
+            "-2.5",
+            "1e3",
+            "01",
+            "1.",
+            "-",
+            "true",
+            "false",
+            "null",
+            "nul",
+            r#""1""#,
+            r#""t""#,
+            r#""12.50""#,
+            r#""2024-01-02""#,
+            r#""2024-01-02T03:04:05Z""#,
+            r#""not a date""#,
+            r#""[1,2]""#,
+            r#""{\"k\":1}""#,
+            "[1]",
+            "{}",
+            "99999999999999999999",
+            r#""0b8a6d9c-4d1e-4b7a-9a3c-0f5e6d7c8b9a""#,
+        ];
+        let separators = [",", ",", ",", " , ", ",\n", "", ",,", " "];
+        let types = [
+            PgType::Text,
+            PgType::Int2,
+            PgType::Int8,
+            PgType::Numeric,
+            PgType::Float8,
+            PgType::Bool,
+            PgType::Date,
+            PgType::Timestamptz,
+            PgType::Uuid,
+            PgType::Jsonb,
+            PgType::Json,
+        ];
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1203);
+        let mut taken = 0;
+        for case in 0..20_000 {
+            let mut raw = String::from(if case % 50 == 0 { "" } else { "[" });
+            for index in 0..rng.below(5) {
+                if index > 0 {
+                    raw.push_str(separators[rng.below(separators.len())]);
+                }
+                raw.push_str(pieces[rng.below(pieces.len())]);
+            }
+            raw.push_str(["]", "]", "]", "] ", "]x", ""][rng.below(6)]);
+            let element = &types[rng.below(types.len())];
+            let options = EncodeOptions {
+                sanitize_nul: rng.below(2) == 0,
+                parse_json_strings: case % 3 == 0,
+                json_string_elements: false,
+            };
+            let (mut fast, mut slow) = (b"before".to_vec(), b"before".to_vec());
+            let mut fast_stats = EncodeStats { nul_replaced: 3 };
+            let mut slow_stats = fast_stats;
+            let read = plain_elements(&raw, element, options, &mut fast_stats, &mut fast);
+            let walked = serde_elements(&raw, element, options, &mut slow_stats, &mut slow);
+            match read {
+                Some(read) => {
+                    taken += 1;
+                    assert_eq!(walked, Ok(read), "{raw} as {element:?}");
+                    assert_eq!(fast, slow, "{raw} as {element:?}");
+                    assert_eq!(fast_stats.nul_replaced, slow_stats.nul_replaced, "{raw}");
+                }
+                None => {
+                    assert_eq!(fast, b"before", "{raw}: declined but wrote");
+                    assert_eq!(fast_stats.nul_replaced, 3, "{raw}");
+                }
+            }
+        }
+        assert!(taken > 2_000, "{taken}");
+    }
 
     #[test]
     fn plain_integers_read_directly_match_the_literal_parser() {

@@ -74,23 +74,20 @@ impl Loader<'_> {
     ) -> Result<()> {
         self.open_from_catalog(message.stream.as_ref(), line)?;
         let stream_name = message.stream.as_ref();
-        let Some(stream) = self.streams.get_mut(stream_name) else {
-            return Err(Error::Stream {
-                line,
-                stream: stream_name.to_string(),
-                message: "RECORD before its SCHEMA".into(),
-            });
-        };
         let invalid = |e| record_error(e, line, stream_name);
         match &message.record {
+            // Walked into the slots of its stream as the line was parsed, which only a
+            // stream that exists takes: `encode_walked` looks it up (one lookup, not two).
             RecordBody::Walked => {}
             RecordBody::Raw(raw) => {
+                let stream = schema_stream(&mut self.streams, stream_name, line)?;
                 stream.prepare_record(self.tables.model(stream.table_id)?, self.policy);
                 stream.validate(raw.get()).map_err(invalid)?;
                 walk_record(raw.get(), &mut StreamSlots::new(stream, text))
                     .map_err(|reason| invalid(RecordError::Invalid(reason)))?;
             }
             RecordBody::Line(record) => {
+                let stream = schema_stream(&mut self.streams, stream_name, line)?;
                 stream.prepare_record(self.tables.model(stream.table_id)?, self.policy);
                 // A line that is not one JSON object is malformed input, as a RECORD line
                 // that is not JSON would be: no policy sets it aside.
@@ -232,6 +229,19 @@ fn ready_buffer(
     }
 }
 
+/// The stream a record names, which must have had its SCHEMA.
+fn schema_stream<'a>(
+    streams: &'a mut FastMap<String, Stream>,
+    name: &str,
+    line: u64,
+) -> Result<&'a mut Stream> {
+    streams.get_mut(name).ok_or_else(|| Error::Stream {
+        line,
+        stream: name.to_string(),
+        message: "RECORD before its SCHEMA".into(),
+    })
+}
+
 /// The stream a record being encoded belongs to.
 fn stream_of<'a>(streams: &'a mut FastMap<String, Stream>, name: &str) -> Result<&'a mut Stream> {
     streams
@@ -287,6 +297,12 @@ impl RecordSlots for SlotFiller<'_> {
     fn fill(&mut self, slot: usize, raw: &str) {
         if let Some(current) = self.current.as_mut() {
             current.fill(slot, raw);
+        }
+    }
+
+    fn fill_at(&mut self, slot: usize, line: &str, from: usize, to: usize) {
+        if let Some(current) = self.current.as_mut() {
+            current.fill_at(slot, line, from, to);
         }
     }
 

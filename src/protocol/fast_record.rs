@@ -148,10 +148,9 @@ impl<'a> ScannedRecord<'a> {
     ) -> Result<FastRecord<'a>, String> {
         let raw = if slots.begin(self.stream) {
             for &[name_from, name_to, raw_from, raw_to] in properties {
-                // The offsets are where the scan found them: these cannot fail.
+                // The offsets are where the scan found them: this cannot fail.
                 let name = line.get(name_from..name_to).unwrap_or_default();
-                let raw = line.get(raw_from..raw_to).unwrap_or_default();
-                deliver_property(slots, name, raw)?;
+                deliver_property(slots, name, line, raw_from..raw_to)?;
             }
             None
         } else {
@@ -170,9 +169,16 @@ impl<'a> ScannedRecord<'a> {
     }
 }
 
-/// One property of the record into `slots`, as [`SlotWalk`] hands it over.
-fn deliver_property<H: RecordSlots>(slots: &mut H, name: &str, raw: &str) -> Result<(), String> {
+/// One property of the record, its value at `value` in `line`, into `slots`, as
+/// [`SlotWalk`] hands it over.
+fn deliver_property<H: RecordSlots>(
+    slots: &mut H,
+    name: &str,
+    line: &str,
+    value: std::ops::Range<usize>,
+) -> Result<(), String> {
     if slots.is_flattened(name) {
+        let raw = line.get(value).unwrap_or_default();
         // Rare: serde walks the object (the scan made sure its keys have no escapes, so
         // this walk cannot fail where serde's would have succeeded).
         if raw.starts_with('{') {
@@ -184,7 +190,7 @@ fn deliver_property<H: RecordSlots>(slots: &mut H, name: &str, raw: &str) -> Res
         return Ok(());
     }
     match slots.slot_of(name) {
-        Some(slot) => slots.fill(slot, raw),
+        Some(slot) => slots.fill_at(slot, line, value.start, value.end),
         None => slots.unknown(name),
     }
     Ok(())
@@ -220,6 +226,10 @@ impl<'a> Scanner<'a> {
     /// JSON's whitespace, exactly what serde_json skips.
     #[inline(always)]
     fn skip_whitespace(&mut self) {
+        // Compact lines have none: one comparison says so (all four are below `!`).
+        if self.peek() > b' ' {
+            return;
+        }
         while matches!(self.peek(), b' ' | b'\n' | b'\t' | b'\r') {
             self.at += 1;
         }

@@ -31,6 +31,11 @@ pub trait RecordSlots {
     fn slot_of(&mut self, property: &str) -> Option<usize>;
     /// The raw JSON text of the value that fills `slot`.
     fn fill(&mut self, slot: usize, raw: &str);
+    /// [`RecordSlots::fill`] with the value's text at `from..to` of `line`, the line being
+    /// parsed: an implementation that keeps offsets into the line need not slice it.
+    fn fill_at(&mut self, slot: usize, line: &str, from: usize, to: usize) {
+        self.fill(slot, line.get(from..to).unwrap_or_default());
+    }
     /// A property the stream's schema does not have.
     fn unknown(&mut self, property: &str);
     /// Whether `path` (property names joined by `__`) is an object flattened into columns.
