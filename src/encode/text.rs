@@ -357,18 +357,24 @@ fn hex4_bytes(bytes: Option<&[u8]>) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// Up to 69 plain letters with fewer than `edits` of them replaced by bytes of `alphabet`.
+    fn sprinkled(rng: &mut crate::fuzz::Rng, alphabet: &[u8], edits: usize) -> Vec<u8> {
+        let len = rng.below(70);
+        let mut bytes: Vec<u8> = (0..len).map(|_| b"abcdefgh"[rng.below(8)]).collect();
+        for _ in 0..rng.below(edits) {
+            if len > 0 {
+                bytes[rng.below(len)] = alphabet[rng.below(alphabet.len())];
+            }
+        }
+        bytes
+    }
+
     #[test]
     fn the_word_scan_for_a_byte_agrees_with_memchr() {
         let mut rng = crate::fuzz::Rng(0x5eed_2026_1204);
         let alphabet = [b'a', b'\\', 0, 0xdc, 0x80, 0xff, 0x01, b'"'];
         for _ in 0..100_000 {
-            let len = rng.below(70);
-            let mut bytes: Vec<u8> = (0..len).map(|_| b"abcdefgh"[rng.below(8)]).collect();
-            for _ in 0..rng.below(4) {
-                if len > 0 {
-                    bytes[rng.below(len)] = alphabet[rng.below(alphabet.len())];
-                }
-            }
+            let bytes = sprinkled(&mut rng, &alphabet, 4);
             for byte in alphabet {
                 assert_eq!(
                     find_byte(&bytes, byte),
@@ -386,13 +392,7 @@ mod tests {
             b'a', b' ', b'\\', 0, 0x5b, 0x5d, 0xdc, 0x80, 0x7f, 0x01, b'"',
         ];
         for _ in 0..100_000 {
-            let len = rng.below(70);
-            let mut bytes: Vec<u8> = (0..len).map(|_| b"abcdefgh"[rng.below(8)]).collect();
-            for _ in 0..rng.below(3) {
-                if len > 0 {
-                    bytes[rng.below(len)] = alphabet[rng.below(alphabet.len())];
-                }
-            }
+            let bytes = sprinkled(&mut rng, &alphabet, 3);
             assert_eq!(
                 has_backslash_or_nul(&bytes),
                 memchr::memchr2(b'\\', 0, &bytes).is_some(),

@@ -590,20 +590,24 @@ fn postgres_micros_at(at: std::time::SystemTime) -> i64 {
     since_unix.saturating_sub(PG_EPOCH_DAYS * USECS_PER_DAY)
 }
 
+/// Dates at the edges of the fixed-width form (a leap day, a day that does not exist, the
+/// first and last years), for the tests that compare a fast path with the general one.
+#[cfg(test)]
+pub(crate) const EDGE_DATES: [&str; 5] = [
+    "2024-02-29",
+    "2023-02-29",
+    "0001-01-01",
+    "0000-01-01",
+    "9999-12-31",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_fixed_width_fast_path_agrees_with_the_general_parser() {
-        let dates = [
-            "2024-02-29",
-            "2023-02-29",
-            "0001-01-01",
-            "0000-01-01",
-            "9999-12-31",
-        ];
-        let dates = dates
+        let dates = EDGE_DATES
             .into_iter()
             .chain(["2024-13-01", "2024-00-10", "2024-04-31"]);
         let times = [

@@ -600,13 +600,7 @@ mod tests {
 
     #[test]
     fn dates_and_times_read_between_the_quotes_match_the_unescaped_text() {
-        let dates = [
-            "2024-02-29",
-            "2023-02-29",
-            "0001-01-01",
-            "0000-01-01",
-            "9999-12-31",
-        ];
+        let dates = crate::encode::time::EDGE_DATES;
         let times = [
             "",
             "T00:00:00",
