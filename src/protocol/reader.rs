@@ -12,6 +12,10 @@
 //! loader has not finished with, so memory does not grow with the size of the lines. A line
 //! longer than that is read only once the loader holds no other input, and travels alone.
 //! Returned buffers are reused; one grown past a few chunks (a huge line) is freed instead.
+//!
+//! Input is read straight into the chunk's buffer, which stays initialized from one use to
+//! the next (a [`Chunk`] says how much of it is input): a read into a `BufReader` and a copy
+//! out of it would pass every byte through memory twice.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +23,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Instant;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use crate::error::{Error, Result};
 
@@ -36,6 +40,41 @@ pub const READ_AHEAD_BYTES: usize = (CHUNKS_AHEAD + 1) * CHUNK_BYTES;
 const REUSED_CAPACITY_MAX: usize = 4 * CHUNK_BYTES;
 /// Returned buffers the reading thread keeps for reuse.
 const SPARE_CHUNKS: usize = 2;
+/// A new buffer's size: a chunk's worth of reading and room for the partial line carried in.
+const BUFFER_BYTES: usize = CHUNK_BYTES + 4096;
+
+/// Input lines in a buffer: `buffer[..filled]` is input, the rest room for reading into
+/// (kept initialized, so a read can go straight into it without a zeroing first).
+#[derive(Default)]
+struct Chunk {
+    buffer: Vec<u8>,
+    filled: usize,
+}
+
+impl Chunk {
+    fn input(&self) -> &[u8] {
+        self.buffer.get(..self.filled).unwrap_or_default()
+    }
+
+    /// Room to read into: at least what one read may bring (a long line grows the buffer).
+    fn room(&mut self) -> &mut [u8] {
+        if self.buffer.len() - self.filled < CHUNK_BYTES {
+            self.buffer.resize(self.filled + CHUNK_BYTES, 0);
+        }
+        self.buffer.get_mut(self.filled..).unwrap_or_default()
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let end = self.filled + bytes.len();
+        if self.buffer.len() < end {
+            self.buffer.resize(end, 0);
+        }
+        if let Some(room) = self.buffer.get_mut(self.filled..end) {
+            room.copy_from_slice(bytes);
+        }
+        self.filled = end;
+    }
+}
 
 /// What waiting for the next line produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,10 +89,10 @@ pub enum NextLine<'a> {
 
 /// Reads input lines with 1-based numbers.
 pub struct LineReader {
-    chunks: Receiver<std::io::Result<Vec<u8>>>,
+    chunks: Receiver<std::io::Result<Chunk>>,
     /// Chunks whose lines are done, back to the reading thread (never blocks).
-    recycle: Sender<Vec<u8>>,
-    chunk: Vec<u8>,
+    recycle: Sender<Chunk>,
+    chunk: Chunk,
     position: usize,
     line_number: u64,
     finished: bool,
@@ -90,7 +129,7 @@ impl LineReader {
         Ok(LineReader {
             chunks,
             recycle,
-            chunk: Vec::new(),
+            chunk: Chunk::default(),
             position: 0,
             line_number: 0,
             finished: false,
@@ -119,17 +158,18 @@ impl LineReader {
         // Find the line's bounds first and borrow the chunk only once, at the end: the
         // loop replaces the chunk, which a borrow held across iterations would forbid.
         let (number, start, end) = loop {
-            if self.position < self.chunk.len() {
-                let rest = &self.chunk[self.position..];
+            let input = self.chunk.input();
+            if self.position < input.len() {
+                let rest = &input[self.position..];
                 let length = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
                 let start = self.position;
                 self.position += length;
                 self.line_number += 1;
                 let mut end = start + length;
-                while end > start && matches!(self.chunk[end - 1], b'\n' | b'\r') {
+                while end > start && matches!(input[end - 1], b'\n' | b'\r') {
                     end -= 1;
                 }
-                if self.chunk[start..end].iter().all(u8::is_ascii_whitespace) {
+                if input[start..end].iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
                 break (self.line_number, start, end);
@@ -137,7 +177,7 @@ impl LineReader {
             if self.finished {
                 return Ok(NextLine::End);
             }
-            if self.chunk.capacity() > 0 {
+            if self.chunk.buffer.capacity() > 0 {
                 // Every line of the chunk is done: hand it back before waiting, since the
                 // reading thread may be waiting for this very return to read on.
                 let used = std::mem::take(&mut self.chunk);
@@ -171,12 +211,12 @@ impl LineReader {
                 Err(RecvTimeoutError::Timeout) => return Ok(NextLine::Timeout),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.finished = true;
-                    self.chunk.clear();
+                    self.chunk.filled = 0;
                     self.position = 0;
                 }
             }
         };
-        match std::str::from_utf8(&self.chunk[start..end]) {
+        match std::str::from_utf8(&self.chunk.input()[start..end]) {
             Ok(text) => Ok(NextLine::Line(number, text)),
             Err(e) => Err(Error::Input {
                 line: number,
@@ -189,22 +229,18 @@ impl LineReader {
 /// The reading thread: sends chunks that end on a line boundary (the last one may not).
 fn read_chunks(
     source: impl Read,
-    chunks: &SyncSender<std::io::Result<Vec<u8>>>,
-    returned: &Receiver<Vec<u8>>,
+    chunks: &SyncSender<std::io::Result<Chunk>>,
+    returned: &Receiver<Chunk>,
 ) {
     let mut buffered = BufReader::with_capacity(CHUNK_BYTES, source);
-    let input: Box<dyn BufRead> = match buffered.fill_buf() {
-        Ok(head) if head.starts_with(&GZIP_MAGIC) => Box::new(BufReader::with_capacity(
-            CHUNK_BYTES,
-            MultiGzDecoder::new(buffered),
-        )),
-        Ok(_) => Box::new(buffered),
+    let mut input: Box<dyn Read> = match buffered.fill_buf() {
+        Ok(head) if head.starts_with(&GZIP_MAGIC) => Box::new(MultiGzDecoder::new(buffered)),
+        Ok(_) => Box::new(DrainedThenDirect(buffered)),
         Err(error) => {
             let _ = chunks.send(Err(error));
             return;
         }
     };
-    let mut input = input;
     let mut ahead = ReadAhead {
         returned,
         bytes: 0,
@@ -213,53 +249,66 @@ fn read_chunks(
     let mut carry: Vec<u8> = Vec::new();
     loop {
         let mut chunk = ahead.buffer();
-        chunk.append(&mut carry);
+        chunk.append(&carry);
+        carry.clear();
         // Take what one read gives (a pipe hands over what the tap has written so far), as
         // long as it completes a line; then cut after the last newline. Waiting to fill a
         // whole chunk would hold a slow tap's lines back from the loader.
         let mut at_end = false;
         loop {
-            if !ahead.wait_for_room(chunk.len()) {
+            if !ahead.wait_for_room(chunk.filled) {
                 return;
             }
-            let searched = chunk.len();
-            match input.fill_buf() {
-                Ok([]) => {
+            let searched = chunk.filled;
+            match input.read(chunk.room()) {
+                Ok(0) => {
                     at_end = true;
                     break;
                 }
-                Ok(available) => {
-                    let take = available.len();
-                    chunk.extend_from_slice(available);
-                    input.consume(take);
-                }
+                Ok(read) => chunk.filled += read,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(error) => {
                     let _ = chunks.send(Err(error));
                     return;
                 }
             }
-            if memchr::memchr(b'\n', &chunk[searched..]).is_some() {
+            if memchr::memchr(b'\n', &chunk.input()[searched..]).is_some() {
                 break;
             }
         }
         if !at_end {
-            if let Some(last) = memchr::memrchr(b'\n', &chunk) {
-                carry.extend_from_slice(&chunk[last + 1..]);
-                chunk.truncate(last + 1);
+            if let Some(last) = memchr::memrchr(b'\n', chunk.input()) {
+                carry.extend_from_slice(&chunk.input()[last + 1..]);
+                chunk.filled = last + 1;
             }
         }
-        if !chunk.is_empty() {
-            ahead.bytes += chunk.len();
+        if chunk.filled > 0 {
+            ahead.bytes += chunk.filled;
             if chunks.send(Ok(chunk)).is_err() {
                 return;
             }
         }
         if at_end {
             if !carry.is_empty() {
-                let _ = chunks.send(Ok(std::mem::take(&mut carry)));
+                let mut last = Chunk::default();
+                last.append(&carry);
+                let _ = chunks.send(Ok(last));
             }
             return;
+        }
+    }
+}
+
+/// Plain input: first what the gzip check buffered, then reads straight from the source
+/// into the caller's buffer (a `BufReader` would copy whenever that is smaller than its own).
+struct DrainedThenDirect<R>(BufReader<R>);
+
+impl<R: Read> Read for DrainedThenDirect<R> {
+    fn read(&mut self, into: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.buffer().is_empty() {
+            self.0.get_mut().read(into)
+        } else {
+            self.0.read(into)
         }
     }
 }
@@ -267,19 +316,20 @@ fn read_chunks(
 /// The reading thread's account of the input the loader has not finished with.
 struct ReadAhead<'a> {
     /// Chunks the loader is done with.
-    returned: &'a Receiver<Vec<u8>>,
+    returned: &'a Receiver<Chunk>,
     /// Bytes sent and not yet returned.
     bytes: usize,
     /// Returned buffers kept for reuse.
-    spares: Vec<Vec<u8>>,
+    spares: Vec<Chunk>,
 }
 
 impl ReadAhead<'_> {
     /// An empty buffer for the next chunk.
-    fn buffer(&mut self) -> Vec<u8> {
-        self.spares
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + 4096))
+    fn buffer(&mut self) -> Chunk {
+        self.spares.pop().unwrap_or_else(|| Chunk {
+            buffer: vec![0; BUFFER_BYTES],
+            filled: 0,
+        })
     }
 
     /// Waits until the loader has finished with enough input that more may be read on top
@@ -299,10 +349,10 @@ impl ReadAhead<'_> {
     }
 
     /// Counts a returned chunk off, keeping its buffer for reuse unless it grew huge.
-    fn take_back(&mut self, mut chunk: Vec<u8>) {
-        self.bytes = self.bytes.saturating_sub(chunk.len());
-        if chunk.capacity() <= REUSED_CAPACITY_MAX && self.spares.len() < SPARE_CHUNKS {
-            chunk.clear();
+    fn take_back(&mut self, mut chunk: Chunk) {
+        self.bytes = self.bytes.saturating_sub(chunk.filled);
+        if chunk.buffer.capacity() <= REUSED_CAPACITY_MAX && self.spares.len() < SPARE_CHUNKS {
+            chunk.filled = 0;
             self.spares.push(chunk);
         }
     }
@@ -412,6 +462,76 @@ mod tests {
             }
         }
         assert!(reader.next_line().unwrap().is_none());
+    }
+
+    /// Input handed over in reads of varying size, some interrupted first.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        calls: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 7 == 0 {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let size = [1, 3, 700, 5, 64 * 1024, 2, 300_000][self.calls % 7];
+            let n = size.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn varied_lines() -> (Vec<u8>, Vec<(u64, String)>) {
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        for n in 0..3_000u64 {
+            let line = match n % 500 {
+                0 => "L".repeat(CHUNK_BYTES + 99),
+                1 => String::new(),
+                _ => format!("{n}-{}", "x".repeat((n % 211) as usize)),
+            };
+            input.extend_from_slice(line.as_bytes());
+            input.extend_from_slice(if n % 3 == 0 { b"\r\n" } else { b"\n" });
+            if !line.is_empty() {
+                expected.push((n + 1, line));
+            }
+        }
+        // The last line has no newline.
+        input.extend_from_slice(b"tail");
+        expected.push((3_001, "tail".to_string()));
+        (input, expected)
+    }
+
+    #[test]
+    fn reads_of_any_size_and_interrupted_reads_give_the_same_lines() {
+        let (input, expected) = varied_lines();
+        let source = Trickle {
+            data: input,
+            at: 0,
+            calls: 0,
+        };
+        let mut reader = LineReader::from_reader(source, "trickle".into()).unwrap();
+        let mut got = Vec::new();
+        while let Some((n, line)) = reader.next_line().unwrap() {
+            got.push((n, line.to_string()));
+        }
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn gzip_input_of_several_members_and_many_chunks_gives_the_same_lines() {
+        let (input, expected) = varied_lines();
+        let mut compressed = Vec::new();
+        for part in input.chunks(input.len() / 3 + 1) {
+            let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(part).unwrap();
+            compressed.extend(encoder.finish().unwrap());
+        }
+        assert_eq!(lines(compressed), expected);
     }
 
     #[test]
