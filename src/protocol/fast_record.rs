@@ -531,14 +531,15 @@ fn non_digits(word: u64) -> u64 {
 /// The first quote, backslash or control character at or after `at` (or the end), eight
 /// bytes at a time: strings are mostly short, where memchr's setup costs more than it saves.
 #[inline(always)]
-fn next_special(bytes: &[u8], mut at: usize) -> usize {
+fn next_special(bytes: &[u8], at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(word) = bytes
-        .get(at..at + 8)
-        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
-    {
-        let word = u64::from_le_bytes(word);
+    let Some(mut rest) = bytes.get(at..) else {
+        return at;
+    };
+    let mut at = at;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let word = u64::from_le_bytes(*word);
         let quote = word ^ (ONES * u64::from(b'"'));
         let backslash = word ^ (ONES * u64::from(b'\\'));
         // The classic zero-byte test: its lowest hit is exact (a borrow can only make
@@ -551,8 +552,9 @@ fn next_special(bytes: &[u8], mut at: usize) -> usize {
             return at + (hits.trailing_zeros() / 8) as usize;
         }
         at += 8;
+        rest = tail;
     }
-    while let Some(&byte) = bytes.get(at) {
+    for &byte in rest {
         if byte == b'"' || byte == b'\\' || byte < 0x20 {
             return at;
         }
@@ -874,6 +876,27 @@ mod tests {
                     let found = (stops != 0).then(|| (stops.trailing_zeros() / 8) as usize);
                     assert_eq!(found, first, "{word:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn next_special_agrees_with_a_byte_by_byte_search() {
+        let mut rng = Rng(0x1405_7b7e_f767_814f);
+        for _ in 0..20_000 {
+            let length = rng.below(40);
+            let bytes: Vec<u8> = (0..length)
+                .map(|_| match rng.below(10) {
+                    0 => b"\"\\\x01\x1f\x00"[rng.below(5)],
+                    1 => 0x80 + rng.below(128) as u8,
+                    _ => 0x20 + rng.below(0x60) as u8,
+                })
+                .collect();
+            for at in 0..=length {
+                let expected = (at..length)
+                    .find(|&i| bytes[i] == b'"' || bytes[i] == b'\\' || bytes[i] < 0x20)
+                    .unwrap_or(length);
+                assert_eq!(next_special(&bytes, at), expected, "{bytes:?} from {at}");
             }
         }
     }
