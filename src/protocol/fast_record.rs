@@ -235,6 +235,27 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The byte after any whitespace, the cursor left on it; 0 past the end. One look at the
+    /// byte serves both the whitespace test and the caller's.
+    #[inline(always)]
+    fn peek_token(&mut self) -> u8 {
+        let byte = self.peek();
+        if byte > b' ' {
+            return byte;
+        }
+        self.skip_whitespace();
+        self.peek()
+    }
+
+    /// The byte after any whitespace, consumed; 0 past the end, which no caller takes for
+    /// the punctuation it expects (nor a NUL, never valid outside a string).
+    #[inline(always)]
+    fn next_token(&mut self) -> u8 {
+        let byte = self.peek_token();
+        self.at += 1;
+        byte
+    }
+
     /// One envelope field's value, at the cursor: kept in `fields`, or skipped (checked)
     /// when the field is not one of ours.
     fn envelope_field(
@@ -284,26 +305,25 @@ impl<'a> Scanner<'a> {
     fn record(&mut self, properties: &mut Properties) -> Option<&'a str> {
         let start = self.at;
         self.at += 1;
-        self.skip_whitespace();
-        if self.peek() == b'}' {
+        if self.peek_token() == b'}' {
             self.at += 1;
             return self.text.get(start..self.at);
         }
         loop {
-            self.skip_whitespace();
-            let name_from = self.at + 1;
-            if self.skip_string()? {
+            if self.next_token() != b'"' {
+                return None;
+            }
+            let name_from = self.at;
+            if self.string_rest()? {
                 return None;
             }
             let name_to = self.at - 1;
-            self.skip_whitespace();
-            self.eat(b':')?;
-            self.skip_whitespace();
-            let raw_from = self.at;
-            self.skip_value(2)?;
+            if self.next_token() != b':' {
+                return None;
+            }
+            let raw_from = self.skip_value(2)?;
             properties.push([name_from, name_to, raw_from, self.at]);
-            self.skip_whitespace();
-            match self.next()? {
+            match self.next_token() {
                 b',' => continue,
                 b'}' => break,
                 _ => return None,
@@ -322,19 +342,22 @@ impl<'a> Scanner<'a> {
 
     /// Any JSON value at the cursor, inside `depth` levels of nesting; its text.
     fn value(&mut self, depth: usize) -> Option<&'a str> {
-        let start = self.at;
-        self.skip_value(depth)?;
+        let start = self.skip_value(depth)?;
         self.text.get(start..self.at)
     }
 
-    /// Past any JSON value at the cursor, inside `depth` levels of nesting. Scalars are
+    /// Past any JSON value after the cursor (and whitespace), inside `depth` levels of
+    /// nesting; where it starts. Scalars are
     /// skipped here, in the caller's loop; objects and arrays (rarer, and recursive) out of
     /// line, so a call's cost is paid only for them.
     #[inline(always)]
-    fn skip_value(&mut self, depth: usize) -> Option<()> {
-        match self.peek() {
+    fn skip_value(&mut self, depth: usize) -> Option<usize> {
+        let first = self.peek_token();
+        let start = self.at;
+        match first {
             b'"' => {
-                self.skip_string()?;
+                self.at += 1;
+                self.string_rest()?;
             }
             b'-' | b'0'..=b'9' => self.number()?,
             b't' => self.literal(*b"true", 0)?,
@@ -344,7 +367,7 @@ impl<'a> Scanner<'a> {
             b'[' => self.array(depth + 1)?,
             _ => return None,
         }
-        Some(())
+        Some(start)
     }
 
     /// A nested object (its keys without escapes: a flattened one is walked by serde).
@@ -354,22 +377,19 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.at += 1;
-        self.skip_whitespace();
-        if self.peek() == b'}' {
+        if self.peek_token() == b'}' {
             self.at += 1;
             return Some(());
         }
         loop {
-            self.skip_whitespace();
-            if self.skip_string()? {
+            if self.next_token() != b'"' || self.string_rest()? {
                 return None;
             }
-            self.skip_whitespace();
-            self.eat(b':')?;
-            self.skip_whitespace();
+            if self.next_token() != b':' {
+                return None;
+            }
             self.skip_value(depth)?;
-            self.skip_whitespace();
-            match self.next()? {
+            match self.next_token() {
                 b',' => continue,
                 b'}' => return Some(()),
                 _ => return None,
@@ -383,16 +403,13 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.at += 1;
-        self.skip_whitespace();
-        if self.peek() == b']' {
+        if self.peek_token() == b']' {
             self.at += 1;
             return Some(());
         }
         loop {
-            self.skip_whitespace();
             self.skip_value(depth)?;
-            self.skip_whitespace();
-            match self.next()? {
+            match self.next_token() {
                 b',' => continue,
                 b']' => return Some(()),
                 _ => return None,
@@ -485,7 +502,15 @@ impl<'a> Scanner<'a> {
         if self.peek() != b'"' {
             return None;
         }
-        let mut at = self.at + 1;
+        self.at += 1;
+        self.string_rest()
+    }
+
+    /// Past the rest of a string whose opening quote is just behind the cursor; whether it
+    /// has escapes.
+    #[inline(always)]
+    fn string_rest(&mut self) -> Option<bool> {
+        let mut at = self.at;
         let mut escaped = false;
         loop {
             at = next_special(self.bytes, at);
