@@ -489,6 +489,7 @@ impl<'a> Scanner<'a> {
 
     /// The string at the cursor (which must be its opening quote): its text between the
     /// quotes, and whether that has escapes.
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a str, bool)> {
         let start = self.at + 1;
         let escaped = self.skip_string()?;
