@@ -95,6 +95,28 @@ struct Fields<'a> {
     seen: u16,
 }
 
+/// How nearly every RECORD line starts (compact, the type first): taken as the scan would
+/// read it, `type` given as `RECORD` and the `stream` key read, without a look at each byte.
+const COMPACT_HEAD: &[u8] = br#"{"type":"RECORD","stream":"#;
+/// The key that usually comes after a comma behind the stream's name, taken likewise.
+const COMPACT_RECORD_KEY: &[u8] = br#""record":"#;
+
+impl Fields<'_> {
+    /// Notes that `key` was given: its place in [`ENVELOPE_FIELDS`] (`None`: not one of
+    /// them); `None` when it was given before, which serde refuses with its own message.
+    #[inline(always)]
+    fn given(&mut self, key: &str) -> Option<Option<usize>> {
+        let known = ENVELOPE_FIELDS.iter().position(|f| *f == key);
+        if let Some(index) = known {
+            if self.seen & (1 << index) != 0 {
+                return None;
+            }
+            self.seen |= 1 << index;
+        }
+        Some(known)
+    }
+}
+
 /// Reads `line` if it is a RECORD line of the common shape and valid JSON; `None` leaves it to
 /// serde (see the module documentation for what is declined).
 fn scan_record<'a>(line: &'a str, properties: &mut Properties) -> Option<ScannedRecord<'a>> {
@@ -104,21 +126,39 @@ fn scan_record<'a>(line: &'a str, properties: &mut Properties) -> Option<Scanned
         at: 0,
     };
     let mut fields = Fields::default();
-    scan.skip_whitespace();
-    scan.eat(b'{')?;
+    // A key already read, when the line is laid out the usual way.
+    let mut next_key = None;
+    if scan.bytes.starts_with(COMPACT_HEAD) {
+        fields.given("type")?;
+        fields.kind = Some("RECORD");
+        scan.at = COMPACT_HEAD.len();
+        next_key = Some("stream");
+    } else {
+        scan.skip_whitespace();
+        scan.eat(b'{')?;
+    }
     loop {
-        scan.skip_whitespace();
-        let (key, escaped) = scan.string()?;
-        if escaped {
-            return None;
-        }
-        scan.skip_whitespace();
-        scan.eat(b':')?;
+        let key = match next_key.take() {
+            Some(key) => key,
+            None => {
+                scan.skip_whitespace();
+                let (key, escaped) = scan.string()?;
+                if escaped || scan.next_token() != b':' {
+                    return None;
+                }
+                key
+            }
+        };
         scan.skip_whitespace();
         scan.envelope_field(key, &mut fields, properties)?;
-        scan.skip_whitespace();
-        match scan.next()? {
-            b',' => continue,
+        match scan.next_token() {
+            b',' => {
+                let rest = scan.bytes.get(scan.at..).unwrap_or_default();
+                if rest.starts_with(COMPACT_RECORD_KEY) {
+                    scan.at += COMPACT_RECORD_KEY.len();
+                    next_key = Some("record");
+                }
+            }
             b'}' => break,
             _ => return None,
         }
@@ -264,14 +304,7 @@ impl<'a> Scanner<'a> {
         fields: &mut Fields<'a>,
         properties: &mut Properties,
     ) -> Option<()> {
-        let known = ENVELOPE_FIELDS.iter().position(|f| *f == key);
-        if let Some(index) = known {
-            // Given twice: serde refuses it, with its own message.
-            if fields.seen & (1 << index) != 0 {
-                return None;
-            }
-            fields.seen |= 1 << index;
-        }
+        let known = fields.given(key)?;
         match key {
             "type" => fields.kind = Some(self.plain_string()?),
             "stream" => fields.stream = Some(self.plain_string()?),
@@ -881,6 +914,48 @@ mod tests {
         }
         // Invalid UTF-8 never reaches the parser: the line reader refuses it.
         String::from_utf8(bytes).ok()
+    }
+
+    /// Lines that start the usual compact way (read without a look at each byte) and then
+    /// go on in every way that matters: each must get serde's answer.
+    #[test]
+    fn the_compact_head_and_record_key_shortcuts_agree_with_serde() {
+        let taken = [
+            r#"{"type":"RECORD","stream":"s","record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s" ,"record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s", "record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","record" :{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","record": {"id":1} }"#,
+            r#"{"type":"RECORD","stream":"s","version":1,"record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","recordx":1,"record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","record":{"id":1},"sequence":2}"#,
+            r#"{"type":"RECORD","stream":"","record":{}}"#,
+            "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":\t{\"id\":1}}",
+        ];
+        for line in taken {
+            assert!(agrees_with_serde(line), "not taken: {line}");
+        }
+        let refused = [
+            r#"{"type":"RECORD","stream":"s","type":"RECORD","record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","record":{"id":1},"type":"RECORD"}"#,
+            r#"{"type":"RECORD","stream":"s","stream":"s","record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","record":{"id":1},"record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":5,"record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s\u0041","record":{"id":1}}"#,
+            r#"{"type":"RECORD","stream":"s","record":[1]}"#,
+            r#"{"type":"RECORD","stream":"s","record":"#,
+            r#"{"type":"RECORD","stream":"s","record":}"#,
+            r#"{"type":"RECORD","stream":"s","#,
+            r#"{"type":"RECORD","stream":"s",}"#,
+            r#"{"type":"RECORD","stream":"#,
+            r#"{"type":"RECORD","stream":"s"}"#,
+            r#"{"type":"RECORD","stream":"s","record":{"id":1}"#,
+            r#"{"type":"RECORD","stream":"s","record":{"id":1}}}"#,
+            r#"{"type":"RECORD","stream":"s","schema":{},"record":{"id":1}}"#,
+        ];
+        for line in refused {
+            assert!(!agrees_with_serde(line), "taken: {line}");
+        }
     }
 
     #[test]
