@@ -4,6 +4,7 @@
 pub mod bad_line;
 pub mod batch;
 mod fast_record;
+mod json_scan;
 pub mod message;
 pub mod reader;
 pub mod state;
