@@ -19,6 +19,7 @@ use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 
 use super::json_scan::Scanner;
+use super::known_names::{known_length, remember, KnownNames};
 use super::walk::{RecordSlots, SlotWalk, ENVELOPE_FIELDS};
 
 /// The record's properties in line order, as byte offsets into the line: name (no escapes,
@@ -32,6 +33,8 @@ thread_local! {
     /// One list of properties reused from line to line: an allocation per line would cost
     /// more than a small record's scan.
     static PROPERTIES: Cell<Properties> = const { Cell::new(Vec::new()) };
+    /// The property names of the record before, by place.
+    static KNOWN_NAMES: Cell<KnownNames> = const { Cell::new(Vec::new()) };
 }
 
 /// Reads `line` if it is a RECORD line of the common shape, walking its record into `slots`
@@ -44,8 +47,10 @@ pub(super) fn read_record<'a, H: RecordSlots>(
     PROPERTIES.with(|reused| {
         let mut properties = reused.take();
         properties.clear();
-        let message = scan_record(line, &mut properties)
-            .map(|scanned| scanned.deliver(line, &properties, slots));
+        let mut names = KNOWN_NAMES.take();
+        let scanned = scan_record(line, &mut properties, &mut names);
+        KNOWN_NAMES.set(names);
+        let message = scanned.map(|scanned| scanned.deliver(line, &properties, slots));
         // A list grown by a record with a great many properties is not kept: memory
         // stays bounded by what the loader accounts for.
         if properties.capacity() <= REUSED_PROPERTIES_MAX {
@@ -116,7 +121,11 @@ impl Fields<'_> {
 
 /// Reads `line` if it is a RECORD line of the common shape and valid JSON; `None` leaves it to
 /// serde (see the module documentation for what is declined).
-fn scan_record<'a>(line: &'a str, properties: &mut Properties) -> Option<ScannedRecord<'a>> {
+fn scan_record<'a>(
+    line: &'a str,
+    properties: &mut Properties,
+    names: &mut KnownNames,
+) -> Option<ScannedRecord<'a>> {
     let mut scan = Scanner {
         text: line,
         bytes: line.as_bytes(),
@@ -147,7 +156,7 @@ fn scan_record<'a>(line: &'a str, properties: &mut Properties) -> Option<Scanned
             }
         };
         scan.skip_whitespace();
-        scan.envelope_field(key, &mut fields, properties)?;
+        scan.envelope_field(key, &mut fields, properties, names)?;
         match scan.next_token() {
             b',' => {
                 let rest = scan.bytes.get(scan.at..).unwrap_or_default();
@@ -241,6 +250,7 @@ impl<'a> Scanner<'a> {
         key: &'a str,
         fields: &mut Fields<'a>,
         properties: &mut Properties,
+        names: &mut KnownNames,
     ) -> Option<()> {
         let known = fields.given(key)?;
         match key {
@@ -251,7 +261,7 @@ impl<'a> Scanner<'a> {
                 if fields.stream.is_none() || self.peek() != b'{' {
                     return None;
                 }
-                fields.record = Some(self.record(properties)?);
+                fields.record = Some(self.record(properties, names)?);
             }
             "version" => fields.version = Some(self.value(1)?),
             "sequence" => fields.sequence = Some(self.value(1)?),
@@ -273,20 +283,27 @@ impl<'a> Scanner<'a> {
     }
 
     /// The record object at the cursor; its properties go to `properties`.
-    fn record(&mut self, properties: &mut Properties) -> Option<&'a str> {
+    fn record(&mut self, properties: &mut Properties, names: &mut KnownNames) -> Option<&'a str> {
         let start = self.at;
         self.at += 1;
         if self.peek_token() == b'}' {
             self.at += 1;
             return self.text.get(start..self.at);
         }
-        loop {
+        for place in 0.. {
             if self.next_token() != b'"' {
                 return None;
             }
             let name_from = self.at;
-            if self.string_rest()? {
-                return None;
+            match known_length(names, place, self.bytes, name_from) {
+                Some(length) => self.at += length,
+                None => {
+                    if self.string_rest()? {
+                        return None;
+                    }
+                    let name_and_quote = self.bytes.get(name_from..self.at).unwrap_or_default();
+                    remember(names, place, name_and_quote);
+                }
             }
             let name_to = self.at - 1;
             if self.next_token() != b':' {
@@ -597,6 +614,49 @@ mod tests {
         }
         // Invalid UTF-8 never reaches the parser: the line reader refuses it.
         String::from_utf8(bytes).ok()
+    }
+
+    /// Lines one after another whose names at each place are those of the line before, or
+    /// nearly: a remembered name must stand for the bytes only when they are the same.
+    #[test]
+    fn names_remembered_from_the_line_before_are_taken_only_for_the_same_bytes() {
+        let names = [
+            "id",
+            "idx",
+            "i",
+            "iD",
+            "",
+            "id\u{1}",
+            "id\\u0041",
+            "id\\",
+            "id\"",
+            "abcdefghijklmn",
+            "abcdefghijklmno",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "é",
+            "😀x",
+        ];
+        let mut taken = 0;
+        for first in names {
+            for second in names {
+                for name in [first, second] {
+                    let lines = [
+                        format!(
+                            r#"{{"type":"RECORD","stream":"s","record":{{"{name}":1,"n":"{name}"}}}}"#
+                        ),
+                        format!(
+                            r#"{{"type":"RECORD","stream":"s","record":{{"n":1,"{name}":2}}}}"#
+                        ),
+                        format!(r#"{{"type":"RECORD","stream":"s","record":{{"n":1,"{name}"#),
+                    ];
+                    for line in &lines {
+                        taken += usize::from(agrees_with_serde(line));
+                    }
+                }
+            }
+        }
+        assert!(taken > names.len() * names.len(), "{taken}");
     }
 
     /// Lines that start the usual compact way (read without a look at each byte) and then

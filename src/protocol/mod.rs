@@ -5,6 +5,7 @@ pub mod bad_line;
 pub mod batch;
 mod fast_record;
 mod json_scan;
+mod known_names;
 pub mod message;
 pub mod reader;
 pub mod state;
