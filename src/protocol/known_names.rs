@@ -99,7 +99,7 @@ mod tests {
             line.extend_from_slice(&probe);
             line.extend((0..rng.below(20)).map(|_| b":1,\"a"[rng.below(5)]));
             let expected = (name.len() <= NAME_BYTES
-                && line.len() >= 1 + NAME_BYTES
+                && line.len() > NAME_BYTES
                 && line[1..].starts_with(&name))
             .then_some(name.len());
             assert_eq!(
