@@ -6,13 +6,14 @@
 //! kind of JSON it is, the Mage options, a length patched in after the payload) cost more
 //! than the value itself. [`FieldEncoder::encode_fast`] knows the column's type before the
 //! first record, and takes a value only in a shape the general encoder writes the same bytes
-//! for: an integer literal of at most 18 digits, a plain decimal, a string without escapes,
-//! a fixed-width date or date-time, a flat array of plain strings, JSON without a backslash.
-//! Whatever it declines it leaves untouched, and [`encode_field`](super::value::encode_field) then writes what it always
-//! did, errors included.
+//! for: an integer literal of at most 18 digits, a plain decimal, a string without `\u`
+//! escapes, a fixed-width date or date-time, a flat array of plain strings, JSON without a
+//! backslash. Whatever it declines it leaves untouched, and
+//! [`encode_field`](super::value::encode_field) then writes what it always did, errors
+//! included.
 
 use super::numeric::{word_decimal, WORD_FIELD_BYTES};
-use super::text::has_backslash_or_nul;
+use super::text::find_backslash_or_nul;
 use super::time::fixed::{fixed_date_days, fixed_timestamp_micros};
 use super::value::{plain_integer, write_null, EncodeOptions};
 use crate::schema::pg_type::PgType;
@@ -28,7 +29,7 @@ pub enum FieldEncoder {
     Int8,
     /// `numeric`: a plain decimal literal.
     Numeric,
-    /// `text` and its flavours: a string without escapes.
+    /// `text` and its flavours: a string without `\u` escapes or NUL.
     Text,
     /// `boolean`: `true` or `false`.
     Bool,
@@ -197,23 +198,68 @@ fn numeric_field(raw: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// A text column's field for a string without escapes (hence without NUL): the text
-/// between its quotes.
+/// A text column's field for a string: the text between its quotes, with its escapes
+/// decoded when they are one-letter ones (`\"`, `\n`, ...). A `\u` escape or a NUL is
+/// left to the general encoder (U+0000 is replaced or refused there).
 #[inline]
 fn text_field(raw: &[u8], out: &mut Vec<u8>) -> bool {
     let [b'"', inner @ .., b'"'] = raw else {
         return false;
     };
-    if has_backslash_or_nul(inner) {
+    let Some(first_escape) = find_backslash_or_nul(inner) else {
+        let Ok(length) = i32::try_from(inner.len()) else {
+            return false;
+        };
+        out.reserve(4 + inner.len());
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(inner);
+        return true;
+    };
+    let start = out.len();
+    if escaped_text(inner, first_escape, out).is_none() {
+        out.truncate(start);
         return false;
     }
-    let Ok(length) = i32::try_from(inner.len()) else {
-        return false;
-    };
-    out.reserve(4 + inner.len());
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(inner);
     true
+}
+
+/// Appends the field of the text `inner` whose first backslash or NUL is at `at`; `None`
+/// when a `\u` escape, a NUL or a bad escape is among them (what was appended is then the
+/// caller's to undo).
+fn escaped_text(inner: &[u8], mut at: usize, out: &mut Vec<u8>) -> Option<()> {
+    let start = out.len();
+    // Escapes only shrink the text.
+    out.reserve(4 + inner.len());
+    out.extend_from_slice(&[0; 4]);
+    let mut rest = inner;
+    loop {
+        let (text, escape) = rest.split_at_checked(at)?;
+        let decoded = match escape {
+            [b'\\', letter, ..] => match letter {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                b'/' => b'/',
+                b'b' => 0x08,
+                b'f' => 0x0C,
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
+                _ => return None,
+            },
+            _ => return None,
+        };
+        out.extend_from_slice(text);
+        out.push(decoded);
+        rest = escape.get(2..)?;
+        match find_backslash_or_nul(rest) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    out.extend_from_slice(rest);
+    let length = i32::try_from(out.len() - start - 4).ok()?;
+    *out.get_mut(start..)?.first_chunk_mut::<4>()? = length.to_be_bytes();
+    Some(())
 }
 
 /// A json (`version` none) or jsonb (`version` 1) field: the version byte, then the text.
@@ -380,6 +426,14 @@ mod tests {
         "\"x\\\"y\"",
         "\"a\\u0000b\"",
         "\"a\\nb\"",
+        "\"note 0: \\\"quoted\\\" and, comma\"",
+        "\"\\\\\\/\\b\\f\\n\\r\\t\"",
+        "\"a\\qb\"",
+        "\"ends\\\"",
+        "\"\\u00e9 and \\n\"",
+        "\"raw\u{0}nul\"",
+        "\"raw\u{0}nul \\n\"",
+        "\"a long text that goes past thirty-two bytes \\\"quoted\\\" \\\\ here\"",
         "\"t\"",
         "\"42\"",
         "\"12.50\"",

@@ -312,6 +312,24 @@ impl Stream {
         Ok(self.rows.commit_row(start, key, seq, line_number))
     }
 
+    /// The slot of `property`, looked up by name when it is not the one the last record had
+    /// at this position; a known property then starts this record's order from here on (at
+    /// most one entry per column, whatever a record repeats). Out of line: the lookup needs
+    /// registers the common path, one comparison, does without.
+    #[cold]
+    #[inline(never)]
+    fn learn_slot(&mut self, property: &str) -> Option<usize> {
+        let plan = self.plan.as_ref()?;
+        let slot = plan.slot_of.get(property).copied()?;
+        let position = self.order_position;
+        if position < plan.columns.len() {
+            self.property_order.truncate(position);
+            self.property_order.push(slot);
+            self.order_position += 1;
+        }
+        Some(slot)
+    }
+
     /// Counts (and warns once about) a property the schema does not have.
     fn note_unknown(&mut self, property: &str) {
         if !self.dropped.is_empty() && self.dropped.iter().any(|d| d == property) {
@@ -445,27 +463,33 @@ fn metadata_value<'m>(kind: Metadata, meta: &RecordMeta<'m>) -> Option<Cow<'m, s
     }
 }
 
-/// Whether two property names are the same: short ones (nearly all) compared a word or
-/// two at a time inline, where a call to memcmp cost more than the comparison.
+/// Whether two property names are the same, compared a word or two at a time inline: a
+/// call to memcmp cost more than the comparison, and made the caller save registers.
 #[inline]
 fn same_name(a: &[u8], b: &[u8]) -> bool {
     fn word<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
-        bytes.get(at..at + N)?.try_into().ok()
+        bytes.get(at..)?.first_chunk().copied()
     }
     let len = a.len();
     if len != b.len() {
         return false;
     }
-    // Overlapping first and last words cover the name whole.
+    // The last word overlaps those before it, so the words cover the name whole.
     match len {
-        8..=16 => {
-            word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, len - 8) == word::<8>(b, len - 8)
+        8.. => {
+            let mut at = 0;
+            while at + 8 < len {
+                if word::<8>(a, at) != word::<8>(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word::<8>(a, len - 8) == word::<8>(b, len - 8)
         }
         4..=7 => {
             word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, len - 4) == word::<4>(b, len - 4)
         }
         0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
-        _ => a == b,
     }
 }
 
@@ -506,15 +530,7 @@ impl RecordSlots for StreamSlots<'_> {
                 return Some(slot);
             }
         }
-        let slot = plan.slot_of.get(property).copied()?;
-        // Another order: learn this record's from here on (at most one entry per column,
-        // whatever a record repeats).
-        if position < plan.columns.len() {
-            stream.property_order.truncate(position);
-            stream.property_order.push(slot);
-            stream.order_position += 1;
-        }
-        Some(slot)
+        stream.learn_slot(property)
     }
 
     fn fill(&mut self, slot: usize, raw: &str) {
@@ -550,14 +566,14 @@ mod tests {
     fn same_name_agrees_with_byte_equality() {
         let mut rng = crate::fuzz::Rng(0x5eed_2026_1205);
         for _ in 0..200_000 {
-            let len = rng.below(24);
+            let len = rng.below(48);
             let a: Vec<u8> = (0..len).map(|_| b"ab_\xc3\xa9"[rng.below(5)]).collect();
             let mut b = a.clone();
             match rng.below(4) {
                 0 => {}
                 1 if len > 0 => b[rng.below(len)] ^= 1 << rng.below(8),
                 2 => b.push(b'a'),
-                _ => b = (0..rng.below(24)).map(|_| b"ab"[rng.below(2)]).collect(),
+                _ => b = (0..rng.below(48)).map(|_| b"ab"[rng.below(2)]).collect(),
             }
             assert_eq!(same_name(&a, &b), a == b, "{a:?} {b:?}");
             assert_eq!(same_name(&b, &a), a == b, "{b:?} {a:?}");
