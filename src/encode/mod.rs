@@ -5,6 +5,7 @@
 //! read time, straight into the buffer that later goes on the wire.
 
 mod array_scan;
+pub mod field;
 pub mod numeric;
 mod scalar;
 pub mod text;

@@ -51,10 +51,142 @@ const PLACE: [i16; 4] = [1, 10, 100, 1000];
 /// a weight beyond `i16`, more than 16383 fraction digits, or more than 32767 base-10000
 /// digits. On error `out` is left untouched.
 pub fn encode_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
+    let mut field = [0; WORD_FIELD_BYTES];
+    if let Some(len) = word_decimal(literal.as_bytes(), &mut field) {
+        out.extend_from_slice(field.get(4..4 + len).unwrap_or_default());
+        return Ok(());
+    }
     if encode_plain_decimal(literal.as_bytes(), out).is_some() {
         return Ok(());
     }
     encode_any_numeric(literal, out)
+}
+
+/// Most integer digits [`word_decimal`] takes: any 19 digits fit a `u64`.
+const WORD_INT_DIGITS: usize = 19;
+/// Most fraction digits [`word_decimal`] takes: padded to whole groups they fit a `u64`.
+const WORD_FRACTION_DIGITS: usize = 16;
+/// Base-10000 digits of the longest value [`word_decimal`] writes: five for the integer
+/// part, four for the fraction.
+const WORD_GROUPS: usize = 5 + 4;
+/// Bytes of the longest field [`word_decimal`] writes: length, header and groups.
+pub(super) const WORD_FIELD_BYTES: usize = 4 + 8 + 2 * WORD_GROUPS;
+
+/// What the fraction's value is multiplied by to fill its last group, by digits mod 4.
+const PAD_TO_GROUP: [u64; 4] = [1, 1000, 100, 10];
+
+/// The commonest literal, `-?digits(.digits)?` with at most [`WORD_INT_DIGITS`] integer and
+/// [`WORD_FRACTION_DIGITS`] fraction digits, encoded into `field[4..]` (the first four
+/// bytes are left for a field length): the integer part and the fraction are each read into
+/// one word, and their base-10000 digits are the word's remainders, written from the last.
+/// Returns the bytes written; `None` leaves anything else (an exponent, `+`, `.5`, `5.`, the
+/// words, more digits) to [`encode_plain_decimal`] and [`encode_any_numeric`], which give
+/// the same bytes for what this takes.
+#[inline]
+pub(super) fn word_decimal(literal: &[u8], field: &mut [u8; WORD_FIELD_BYTES]) -> Option<usize> {
+    let (negative, body) = match literal {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, literal),
+    };
+    let (mut int, mut int_len) = (0u64, 0);
+    while let Some(&byte) = body.get(int_len) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        // Wrapping: a longer run is declined below.
+        int = int.wrapping_mul(10).wrapping_add(u64::from(digit));
+        int_len += 1;
+    }
+    if int_len == 0 || int_len > WORD_INT_DIGITS {
+        return None;
+    }
+    let (fraction, fraction_len) = match body.get(int_len..)? {
+        [] => (0, 0),
+        [b'.', digits @ ..] if (1..=WORD_FRACTION_DIGITS).contains(&digits.len()) => {
+            let mut value = 0u64;
+            for &byte in digits {
+                let digit = byte.wrapping_sub(b'0');
+                if digit > 9 {
+                    return None;
+                }
+                value = value * 10 + u64::from(digit);
+            }
+            (value, digits.len())
+        }
+        _ => return None,
+    };
+    // At most 16 fraction digits: in range.
+    let dscale = fraction_len as u16;
+    let sign = if negative { SIGN_NEG } else { SIGN_POS };
+    let int_groups = groups_of(int);
+    // The fraction's groups, its last one filled with zeros: `fraction_groups` of them,
+    // those in front zero when the fraction starts with zeros.
+    let mut fraction = fraction * PAD_TO_GROUP.get(fraction_len % 4)?;
+    let mut fraction_groups = fraction_len.div_ceil(4);
+    let (weight, ndigits) = if fraction == 0 {
+        if int == 0 {
+            // Zero: no digits, weight 0, positive, whatever sign was written.
+            *field.get_mut(4..12)?.first_chunk_mut()? = header_bytes(0, 0, SIGN_POS, dscale);
+            return Some(8);
+        }
+        // Zero groups at the end of the integer part are not written.
+        while int % 10_000 == 0 {
+            int /= 10_000;
+        }
+        let written = groups_of(int);
+        put_groups(field, 0, written, int)?;
+        (int_groups as i16 - 1, written)
+    } else {
+        while fraction % 10_000 == 0 {
+            fraction /= 10_000;
+            fraction_groups -= 1;
+        }
+        if int == 0 {
+            // Zero groups at the start of the fraction are not written either.
+            let written = groups_of(fraction);
+            put_groups(field, 0, written, fraction)?;
+            (written as i16 - fraction_groups as i16 - 1, written)
+        } else {
+            put_groups(field, 0, int_groups, int)?;
+            put_groups(field, int_groups, fraction_groups, fraction)?;
+            (int_groups as i16 - 1, int_groups + fraction_groups)
+        }
+    };
+    // Both below ten groups: in range.
+    *field.get_mut(4..12)?.first_chunk_mut()? = header_bytes(ndigits as i16, weight, sign, dscale);
+    Some(8 + 2 * ndigits)
+}
+
+/// How many base-10000 digits `value` has (0 for 0).
+#[inline]
+fn groups_of(value: u64) -> usize {
+    match value {
+        0 => 0,
+        1..=9_999 => 1,
+        10_000..=99_999_999 => 2,
+        100_000_000..=999_999_999_999 => 3,
+        1_000_000_000_000..=9_999_999_999_999_999 => 4,
+        _ => 5,
+    }
+}
+
+/// Writes the last `count` base-10000 digits of `value` as the numeric's digits `from..`
+/// (big-endian, after the field length and header).
+#[inline]
+fn put_groups(
+    field: &mut [u8; WORD_FIELD_BYTES],
+    from: usize,
+    count: usize,
+    mut value: u64,
+) -> Option<()> {
+    let mut at = 12 + 2 * (from + count);
+    for _ in 0..count {
+        at -= 2;
+        *field.get_mut(at..)?.first_chunk_mut()? = ((value % 10_000) as u16).to_be_bytes();
+        value /= 10_000;
+    }
+    Some(())
 }
 
 /// Most digits [`encode_plain_decimal`] takes (a multiple of four).
@@ -209,11 +341,17 @@ fn encode_any_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static s
 /// Appends the 8-byte `numeric` header.
 #[inline]
 fn push_header(out: &mut Vec<u8>, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
+    out.extend_from_slice(&header_bytes(ndigits, weight, sign, dscale));
+}
+
+/// The 8-byte `numeric` header.
+#[inline]
+fn header_bytes(ndigits: i16, weight: i16, sign: u16, dscale: u16) -> [u8; 8] {
     let [n1, n2] = ndigits.to_be_bytes();
     let [w1, w2] = weight.to_be_bytes();
     let [s1, s2] = sign.to_be_bytes();
     let [d1, d2] = dscale.to_be_bytes();
-    out.extend_from_slice(&[n1, n2, w1, w2, s1, s2, d1, d2]);
+    [n1, n2, w1, w2, s1, s2, d1, d2]
 }
 
 /// True when `literal` is a finite decimal literal whose value is a whole number, whatever

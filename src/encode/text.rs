@@ -51,23 +51,41 @@ fn zero_bytes(word: u64) -> u64 {
 /// value).
 #[inline]
 pub fn has_backslash_or_nul(bytes: &[u8]) -> bool {
+    find_backslash_or_nul(bytes).is_some()
+}
+
+/// Where the first backslash or zero byte of `bytes` is: for short texts eight bytes at a
+/// time, the last eight overlapping those before (no copy into a padded word, which cost a
+/// call); for longer ones by memchr.
+#[inline]
+pub fn find_backslash_or_nul(bytes: &[u8]) -> Option<usize> {
     if bytes.len() >= SHORT_TEXT {
-        return memchr::memchr2(b'\\', 0, bytes).is_some();
+        return memchr::memchr2(b'\\', 0, bytes);
     }
-    let hit = |word: u64| zero_bytes(word) | zero_bytes(word ^ (ONES * u64::from(b'\\'))) != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut tail = [b' '; 8];
-    for chunk in &mut chunks {
-        tail.copy_from_slice(chunk);
-        if hit(u64::from_le_bytes(tail)) {
-            return true;
+    let hits = |word: &[u8; 8]| {
+        let word = u64::from_le_bytes(*word);
+        zero_bytes(word) | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+    };
+    let first_hit = |hits: u64| (hits.trailing_zeros() / 8) as usize;
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        let found = hits(word);
+        if found != 0 {
+            return Some(at + first_hit(found));
         }
+        at += 8;
     }
-    // The last bytes, padded with spaces (neither a backslash nor zero).
-    let rest = chunks.remainder();
-    tail = [b' '; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    hit(u64::from_le_bytes(tail))
+    if at == bytes.len() {
+        return None;
+    }
+    match bytes.last_chunk::<8>() {
+        // The bytes before the last eight had none: the first hit among these is the first.
+        Some(word) => {
+            let found = hits(word);
+            (found != 0).then(|| bytes.len() - 8 + first_hit(found))
+        }
+        None => bytes.iter().position(|&byte| byte == b'\\' || byte == 0),
+    }
 }
 
 /// Where `byte` first is in `bytes`.
@@ -396,6 +414,11 @@ mod tests {
             assert_eq!(
                 has_backslash_or_nul(&bytes),
                 memchr::memchr2(b'\\', 0, &bytes).is_some(),
+                "{bytes:?}"
+            );
+            assert_eq!(
+                find_backslash_or_nul(&bytes),
+                memchr::memchr2(b'\\', 0, &bytes),
                 "{bytes:?}"
             );
         }

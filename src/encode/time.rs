@@ -12,6 +12,10 @@
 //! once, here, which is why the clock reading in that unit ([`now_postgres_micros`]) and its
 //! formatting ([`micros_to_rfc3339`]) live here too.
 
+pub(super) mod fixed;
+
+use fixed::{fixed_date_days, fixed_timestamp_micros};
+
 /// Microseconds in one second.
 const USECS_PER_SEC: i64 = 1_000_000;
 /// Microseconds in one day.
@@ -353,81 +357,6 @@ fn parse_date_time(text: &str) -> Result<Parsed, &'static str> {
     })
 }
 
-/// The value of two ASCII digits, or `None`.
-#[inline]
-fn two_digit_value(high: u8, low: u8) -> Option<i64> {
-    (high.is_ascii_digit() && low.is_ascii_digit())
-        .then(|| i64::from(high - b'0') * 10 + i64::from(low - b'0'))
-}
-
-/// A valid `YYYY-MM-DD` at the start of `bytes` (year 0001 or later), or `None`: the
-/// fixed-width form nearly every tap writes, read without the general parser's cursor. Any
-/// other text, valid or not, is left to [`parse_date`], which gives the same date for this
-/// form.
-#[inline]
-fn canonical_date(bytes: &[u8]) -> Option<Date> {
-    let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2, ..] = *bytes else {
-        return None;
-    };
-    let year = two_digit_value(y1, y2)? * 100 + two_digit_value(y3, y4)?;
-    let month = two_digit_value(m1, m2)?;
-    let day = two_digit_value(d1, d2)?;
-    let valid = year >= 1 && (1..=12).contains(&month) && day >= 1;
-    (valid && day <= days_in_month(year, month)).then_some(Date { year, month, day })
-}
-
-/// The instant of a date-time in the form taps nearly always write, read at fixed
-/// positions: `YYYY-MM-DDTHH:MM:SS`, an optional fraction of one to six digits, then the
-/// end, `Z` or `±HH:MM`. Anything else, and the edge cases (leap second, `24:00:00`),
-/// returns `None` for the general parser, which gives the same value for what this
-/// accepts; this only skips its cursor, which took most of a timestamp's time.
-pub(super) fn canonical_timestamp_micros(bytes: &[u8]) -> Option<i64> {
-    let date = canonical_date(bytes)?;
-    let [b'T' | b't' | b' ', h1, h2, b':', n1, n2, b':', s1, s2, ref rest @ ..] =
-        *bytes.get(10..)?
-    else {
-        return None;
-    };
-    let (hour, minute, second) = (
-        two_digit_value(h1, h2)?,
-        two_digit_value(n1, n2)?,
-        two_digit_value(s1, s2)?,
-    );
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let (mut frac_us, mut rest) = (0, rest);
-    if let [b'.', after @ ..] = rest {
-        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || digits > 6 {
-            return None;
-        }
-        for &digit in &after[..digits] {
-            frac_us = frac_us * 10 + i64::from(digit - b'0');
-        }
-        frac_us *= [1, 100_000, 10_000, 1_000, 100, 10, 1][digits];
-        rest = &after[digits..];
-    }
-    let offset_secs = match *rest {
-        [] | [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
-            let (hours, minutes) = (two_digit_value(oh1, oh2)?, two_digit_value(om1, om2)?);
-            if minutes > 59 || (hours * 60 + minutes) * 60 > MAX_OFFSET_SECS {
-                return None;
-            }
-            let total = (hours * 60 + minutes) * 60;
-            if sign == b'-' {
-                -total
-            } else {
-                total
-            }
-        }
-        _ => return None,
-    };
-    let micros = ((hour * 60 + minute) * 60 + second) * USECS_PER_SEC + frac_us;
-    Some(pg_days(date) * USECS_PER_DAY + micros - offset_secs * USECS_PER_SEC)
-}
-
 /// Replaces the internal syntax marker with a message naming the expected type.
 fn name_syntax(reason: &'static str, message: &'static str) -> &'static str {
     if reason == SYNTAX {
@@ -454,7 +383,7 @@ fn name_syntax(reason: &'static str, message: &'static str) -> &'static str {
 /// `"not a timestamp"` for malformed text, `"year out of range"` outside 0001–9999,
 /// `"invalid date"`, `"invalid time"` and `"time zone offset out of range"`.
 pub fn parse_timestamp_micros(s: &str) -> Result<i64, &'static str> {
-    match canonical_timestamp_micros(s.as_bytes()) {
+    match fixed_timestamp_micros(s.as_bytes()) {
         Some(micros) => Ok(micros),
         None => general_timestamp_micros(s),
     }
@@ -484,19 +413,10 @@ fn general_timestamp_micros(s: &str) -> Result<i64, &'static str> {
 ///
 /// `"not a date"` for malformed text, and the range errors of [`parse_timestamp_micros`].
 pub fn parse_date_days(s: &str) -> Result<i32, &'static str> {
-    match canonical_date_days(s.as_bytes()) {
+    match fixed_date_days(s.as_bytes()) {
         Some(days) => Ok(days),
         None => general_date_days(s),
     }
-}
-
-/// [`parse_date_days`] of a `YYYY-MM-DD` and nothing else (see [`canonical_date`]); `None`
-/// for any other text, which the general parser reads.
-#[inline]
-pub(super) fn canonical_date_days(bytes: &[u8]) -> Option<i32> {
-    // Years 1..=9999 are within ±3 million days.
-    let date = canonical_date(bytes).filter(|_| bytes.len() == 10)?;
-    i32::try_from(pg_days(date)).ok()
 }
 
 /// [`parse_date_days`] for every form it accepts.
@@ -607,9 +527,24 @@ mod tests {
 
     #[test]
     fn the_fixed_width_fast_path_agrees_with_the_general_parser() {
-        let dates = EDGE_DATES
-            .into_iter()
-            .chain(["2024-13-01", "2024-00-10", "2024-04-31"]);
+        let dates = EDGE_DATES.into_iter().chain([
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31",
+            "2024-04-30",
+            "1900-02-29",
+            "2000-02-29",
+            "2100-02-28",
+            "1999-12-31",
+            "2000-01-01",
+            "0004-02-29",
+            "2024-1-01",
+            "2024-01-1",
+            "20240101",
+            "2024/01/01",
+            "+2024-01-01",
+            "10000-01-01",
+        ]);
         let times = [
             "T00:00:00",
             "T23:59:59",
@@ -617,21 +552,52 @@ mod tests {
             " 08:05:09",
             "T24:00:00",
         ];
-        let times = times
-            .into_iter()
-            .chain(["T23:59:60", "T12:60:00", "T1:02:03", "T12:30"]);
-        let fractions = ["", ".5", ".123456", ".1234567", ".", ".000001", ".9999995"];
-        let offsets = [
-            "", "Z", "z", "+02:00", "-05:30", "+15:59", "+16:00", "-00:60", "+0200",
+        let times = times.into_iter().chain([
+            "T23:59:60",
+            "T12:60:00",
+            "T1:02:03",
+            "T12:30",
+            "T2a:00:00",
+            "x12:00:00",
+            "T12-00-00",
+        ]);
+        let fractions = [
+            "",
+            ".5",
+            ".12",
+            ".123",
+            ".1234",
+            ".12345",
+            ".123456",
+            ".1234567",
+            ".12345678",
+            ".123456789",
+            ".",
+            ".000001",
+            ".9999995",
+            ".999999",
+            ".0000005",
+            ".x",
         ];
-        let offsets = offsets
-            .into_iter()
-            .chain([" UTC", "+02", "Zx", "+02:00:30"]);
+        let offsets = [
+            "", "Z", "z", "+02:00", "-05:30", "+15:59", "-15:59", "+16:00", "-00:60", "+0200",
+        ];
+        let offsets = offsets.into_iter().chain([
+            " UTC",
+            "+02",
+            "Zx",
+            "+02:00:30",
+            "+00:00",
+            "-00:00",
+            "+2:00",
+            "+02:0a",
+            "ZZ",
+            " ",
+        ]);
         let offsets: Vec<&str> = offsets.collect();
         let mut fast_taken = 0;
         for date in dates {
-            let fast_date = canonical_date(date.as_bytes()).map(|d| pg_days(d) as i32);
-            if let Some(days) = fast_date {
+            if let Some(days) = fixed_date_days(date.as_bytes()) {
                 assert_eq!(Ok(days), general_date_days(date), "{date}");
             }
             assert_eq!(parse_date_days(date), general_date_days(date), "{date}");
@@ -640,19 +606,78 @@ mod tests {
                     for offset in &offsets {
                         let text = format!("{date}{time}{fraction}{offset}");
                         let general = general_timestamp_micros(&text);
-                        if let Some(fast) = canonical_timestamp_micros(text.as_bytes()) {
+                        if let Some(fast) = fixed_timestamp_micros(text.as_bytes()) {
                             fast_taken += 1;
                             assert_eq!(Ok(fast), general, "{text}");
                         }
                         assert_eq!(parse_timestamp_micros(&text), general, "{text}");
+                        assert_eq!(parse_date_days(&text), general_date_days(&text), "{text}");
                     }
                 }
             }
         }
         assert!(
-            fast_taken > 200,
+            fast_taken > 2_000,
             "the fast path was taken {fast_taken} times"
         );
+    }
+
+    #[test]
+    fn the_fixed_width_date_agrees_with_the_general_parser_over_years_0_to_9999() {
+        let every_day: Vec<u32> = (0..=32).collect();
+        for year in 0..=9999 {
+            // Every day of the years around 2000 and 1900; the edges of the others' months.
+            let days = if (1896..=2104).contains(&year) {
+                &every_day[..]
+            } else {
+                &[0, 1, 28, 29, 30, 31, 32][..]
+            };
+            for month in 0..=13 {
+                for &day in days {
+                    let text = format!("{year:04}-{month:02}-{day:02}");
+                    let fast = fixed_date_days(text.as_bytes());
+                    let general = general_date_days(&text);
+                    assert_eq!(fast.ok_or(()), general.map_err(|_| ()), "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fixed_width_fast_path_agrees_with_the_general_parser_on_mutated_text() {
+        let seeds = [
+            "2024-07-11T04:08:06.967112Z",
+            "2024-06-28T06:47:00+02:00",
+            "1999-12-31T23:59:59.9-15:59",
+            "2000-02-29 00:00:00z",
+            "2024-03-13",
+        ];
+        let bytes = b"0123456789-:.TtZz+ xe\xff";
+        let mut rng = crate::fuzz::Rng(0x5eed_2026_1203);
+        for _ in 0..300_000 {
+            let mut text = seeds[rng.below(seeds.len())].as_bytes().to_vec();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(text.len() + 1);
+                match rng.below(3) {
+                    0 if at < text.len() => text[at] = bytes[rng.below(bytes.len())],
+                    1 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    _ => text.insert(at, bytes[rng.below(bytes.len())]),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&text) else {
+                assert_eq!(fixed_timestamp_micros(&text), None);
+                assert_eq!(fixed_date_days(&text), None);
+                continue;
+            };
+            if let Some(fast) = fixed_timestamp_micros(text.as_bytes()) {
+                assert_eq!(Ok(fast), general_timestamp_micros(text), "{text}");
+            }
+            if let Some(fast) = fixed_date_days(text.as_bytes()) {
+                assert_eq!(Ok(fast), general_date_days(text), "{text}");
+            }
+        }
     }
 
     #[test]

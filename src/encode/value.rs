@@ -17,10 +17,8 @@ use super::text::{
     check_json_surrogates, find_byte, has_backslash_or_nul, quoted, replace_nul,
     sanitize_json_text_nul, unescape_json_string, unescape_json_string_into,
 };
-use super::time::{
-    canonical_date_days, canonical_timestamp_micros, parse_date_days, parse_time_micros,
-    parse_timestamp_micros,
-};
+use super::time::fixed::{fixed_date_days, fixed_timestamp_micros};
+use super::time::{parse_date_days, parse_time_micros, parse_timestamp_micros};
 use crate::schema::pg_type::PgType;
 
 /// Why a value could not be encoded.
@@ -249,7 +247,7 @@ fn encode_payload(
         }
         // The fixed-width forms taps write, read from between the quotes (no escape to undo).
         PgType::Timestamptz | PgType::Timestamp => {
-            let micros = match quoted(raw).and_then(canonical_timestamp_micros) {
+            let micros = match quoted(raw).and_then(fixed_timestamp_micros) {
                 Some(micros) => micros,
                 None => parse_timestamp_micros(
                     expect_string(raw, kind, "expected a date-time string")?.trim(),
@@ -258,7 +256,7 @@ fn encode_payload(
             out.extend_from_slice(&micros.to_be_bytes());
         }
         PgType::Date => {
-            let days = match quoted(raw).and_then(canonical_date_days) {
+            let days = match quoted(raw).and_then(fixed_date_days) {
                 Some(days) => days,
                 None => {
                     parse_date_days(expect_string(raw, kind, "expected a date string")?.trim())?
@@ -511,7 +509,7 @@ impl<'de> Visitor<'de> for &mut ArrayElements<'_> {
 }
 
 fn integer_literal(text: &str) -> Result<i64, ValueError> {
-    if let Some(value) = plain_integer(text) {
+    if let Some(value) = plain_integer(text.as_bytes()) {
         return Ok(value);
     }
     parse_i64_literal(text).map_err(|reason| {
@@ -527,8 +525,8 @@ fn integer_literal(text: &str) -> Result<i64, ValueError> {
 /// cannot overflow), read directly; `None` sends anything else (`+`, a fraction, an
 /// exponent, more digits) to the full parser, which gives the same value for these.
 #[inline]
-fn plain_integer(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.as_bytes() {
+pub(super) fn plain_integer(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text {
         [b'-', rest @ ..] => (true, rest),
         bytes => (false, bytes),
     };
@@ -754,7 +752,7 @@ mod tests {
         ];
         for text in texts {
             assert_eq!(
-                plain_integer(text).map(Ok),
+                plain_integer(text.as_bytes()).map(Ok),
                 Some(parse_i64_literal(text)),
                 "{text}"
             );
@@ -764,7 +762,7 @@ mod tests {
             .into_iter()
             .chain(["+7", "1.0", "1e3", "-", "", "1-2", "٣"])
         {
-            assert_eq!(plain_integer(text), None, "{text}");
+            assert_eq!(plain_integer(text.as_bytes()), None, "{text}");
         }
     }
 

@@ -11,11 +11,12 @@ use std::collections::HashSet;
 use crate::db::flush::WriteMode;
 use crate::db::sql::OnConflict;
 use crate::encode::begin_tuple;
-use crate::encode::value::{encode_field, EncodeOptions, EncodeStats, ValueError};
+use crate::encode::field::FieldEncoder;
+use crate::encode::value::{encode_field, write_null, EncodeOptions, EncodeStats, ValueError};
 use crate::error::excerpt;
 use crate::load::row_buffer::{RowBuffer, RowKey};
 use crate::load::table::TableModel;
-use crate::load::write_plan::{StreamShape, WritePlan, WritePolicy};
+use crate::load::write_plan::{PlannedColumn, StreamShape, WritePlan, WritePolicy};
 use crate::protocol::message::RecordSlots;
 use crate::schema::pg_type::PgType;
 use crate::schema::plan::{Metadata, Property};
@@ -96,6 +97,8 @@ pub struct Stream {
     /// Properties stream maps remove: skipped without a warning.
     pub dropped: Vec<String>,
     plan: Option<WritePlan>,
+    /// Each plan column's encoder for its commonest values.
+    encoders: Vec<FieldEncoder>,
     slots: Vec<Option<(usize, usize)>>,
     /// The slots of the last record's properties in the order they came: records of a
     /// stream nearly always list them alike, so the next property is checked against this
@@ -141,6 +144,7 @@ impl Stream {
             flushes: 0,
             dropped: Vec::new(),
             plan: None,
+            encoders: Vec::new(),
             slots: Vec::new(),
             property_order: Vec::new(),
             order_position: 0,
@@ -189,6 +193,11 @@ impl Stream {
         self.slots.resize(plan.columns.len(), None);
         self.field_bounds.resize(plan.columns.len(), (0, 0));
         self.property_order.clear();
+        self.encoders = plan
+            .columns
+            .iter()
+            .map(|column| FieldEncoder::for_type(&column.pg_type))
+            .collect();
         self.plan = Some(plan);
     }
 
@@ -246,36 +255,36 @@ impl Stream {
         }
         // A key also picks the row's lane when a table has several.
         let lane_by_key = self.rows.lanes() > 1 && !plan.key_slots.is_empty();
+        let columns = plan.columns.len();
+        if self.encoders.len() != columns
+            || self.slots.len() != columns
+            || self.field_bounds.len() != columns
+        {
+            return Err(RecordError::Invalid(
+                "stream out of step with its plan".into(),
+            ));
+        }
         let out = self.rows.buffer();
         let start = out.len();
-        begin_tuple(plan.columns.len() as u16, out);
-        for (index, column) in plan.columns.iter().enumerate() {
-            let mut raw = self
-                .slots
-                .get(index)
-                .copied()
-                .flatten()
-                .and_then(|(offset, len)| line.get(offset..offset + len));
-            let synthesized;
-            if let (Some(kind), Some(meta)) = (column.metadata, meta) {
-                if raw.is_none() || matches!(kind, Metadata::Constant(_)) {
-                    synthesized = metadata_value(kind, meta);
-                    raw = synthesized.as_deref();
-                }
-            }
+        begin_tuple(columns as u16, out);
+        let source = RowSource {
+            line,
+            meta,
+            options,
+        };
+        let fields = plan
+            .columns
+            .iter()
+            .zip(&self.encoders)
+            .zip(&self.slots)
+            .zip(&mut self.field_bounds);
+        for (((column, &encoder), &slot), bounds) in fields {
             let field_start = out.len();
-            let options = column.encode_options(options);
-            if let Err(error) = encode_field(raw, &column.pg_type, options, stats, out) {
+            if let Err(error) = source.encode(column, encoder, slot, stats, out) {
                 out.truncate(start);
-                return Err(RecordError::Value {
-                    column: column.name.clone(),
-                    value: excerpt(raw.unwrap_or("null")),
-                    error,
-                });
+                return Err(error);
             }
-            if let Some(bounds) = self.field_bounds.get_mut(index) {
-                *bounds = (field_start, out.len());
-            }
+            *bounds = (field_start, out.len());
         }
 
         let key_slots: &[usize] = if plan.merge || lane_by_key {
@@ -301,6 +310,24 @@ impl Stream {
             RowKey::None
         };
         Ok(self.rows.commit_row(start, key, seq, line_number))
+    }
+
+    /// The slot of `property`, looked up by name when it is not the one the last record had
+    /// at this position; a known property then starts this record's order from here on (at
+    /// most one entry per column, whatever a record repeats). Out of line: the lookup needs
+    /// registers the common path, one comparison, does without.
+    #[cold]
+    #[inline(never)]
+    fn learn_slot(&mut self, property: &str) -> Option<usize> {
+        let plan = self.plan.as_ref()?;
+        let slot = plan.slot_of.get(property).copied()?;
+        let position = self.order_position;
+        if position < plan.columns.len() {
+            self.property_order.truncate(position);
+            self.property_order.push(slot);
+            self.order_position += 1;
+        }
+        Some(slot)
     }
 
     /// Counts (and warns once about) a property the schema does not have.
@@ -357,6 +384,63 @@ fn gather_key(
     Ok(())
 }
 
+/// Where a row's fields come from: the record's line, the message around it, the run's
+/// encode options.
+struct RowSource<'a, 'm> {
+    line: &'a str,
+    meta: Option<&'a RecordMeta<'m>>,
+    options: EncodeOptions,
+}
+
+impl RowSource<'_, '_> {
+    /// Appends the field of `column`, whose value lies at `slot` in the line (if the record
+    /// has it). A property's value in its commonest shape is written from the line's bytes
+    /// by the column's `encoder`; a metadata column's value, and any other, by
+    /// [`encode_field`].
+    #[inline]
+    fn encode(
+        &self,
+        column: &PlannedColumn,
+        encoder: FieldEncoder,
+        slot: Option<(usize, usize)>,
+        stats: &mut EncodeStats,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        let metadata = column.metadata.filter(|_| self.meta.is_some());
+        let written = metadata.is_none()
+            && match slot {
+                None => {
+                    write_null(out);
+                    true
+                }
+                Some((offset, len)) => self
+                    .line
+                    .as_bytes()
+                    .get(offset..offset + len)
+                    .is_some_and(|raw| encoder.encode_fast(raw, self.options, out)),
+            };
+        if written {
+            return Ok(());
+        }
+        let mut raw = slot.and_then(|(offset, len)| self.line.get(offset..offset + len));
+        let synthesized;
+        if let (Some(kind), Some(meta)) = (metadata, self.meta) {
+            if raw.is_none() || matches!(kind, Metadata::Constant(_)) {
+                synthesized = metadata_value(kind, meta);
+                raw = synthesized.as_deref();
+            }
+        }
+        let options = column.encode_options(self.options);
+        encode_field(raw, &column.pg_type, options, stats, out).map_err(|error| {
+            RecordError::Value {
+                column: column.name.clone(),
+                value: excerpt(raw.unwrap_or("null")),
+                error,
+            }
+        })
+    }
+}
+
 /// The JSON text of a metadata column's value, when the message has one (borrowed where it
 /// already exists as text: this runs for every metadata column of every record).
 fn metadata_value<'m>(kind: Metadata, meta: &RecordMeta<'m>) -> Option<Cow<'m, str>> {
@@ -379,27 +463,33 @@ fn metadata_value<'m>(kind: Metadata, meta: &RecordMeta<'m>) -> Option<Cow<'m, s
     }
 }
 
-/// Whether two property names are the same: short ones (nearly all) compared a word or
-/// two at a time inline, where a call to memcmp cost more than the comparison.
+/// Whether two property names are the same, compared a word or two at a time inline: a
+/// call to memcmp cost more than the comparison, and made the caller save registers.
 #[inline]
 fn same_name(a: &[u8], b: &[u8]) -> bool {
     fn word<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
-        bytes.get(at..at + N)?.try_into().ok()
+        bytes.get(at..)?.first_chunk().copied()
     }
     let len = a.len();
     if len != b.len() {
         return false;
     }
-    // Overlapping first and last words cover the name whole.
+    // The last word overlaps those before it, so the words cover the name whole.
     match len {
-        8..=16 => {
-            word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, len - 8) == word::<8>(b, len - 8)
+        8.. => {
+            let mut at = 0;
+            while at + 8 < len {
+                if word::<8>(a, at) != word::<8>(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word::<8>(a, len - 8) == word::<8>(b, len - 8)
         }
         4..=7 => {
             word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, len - 4) == word::<4>(b, len - 4)
         }
         0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
-        _ => a == b,
     }
 }
 
@@ -440,15 +530,7 @@ impl RecordSlots for StreamSlots<'_> {
                 return Some(slot);
             }
         }
-        let slot = plan.slot_of.get(property).copied()?;
-        // Another order: learn this record's from here on (at most one entry per column,
-        // whatever a record repeats).
-        if position < plan.columns.len() {
-            stream.property_order.truncate(position);
-            stream.property_order.push(slot);
-            stream.order_position += 1;
-        }
-        Some(slot)
+        stream.learn_slot(property)
     }
 
     fn fill(&mut self, slot: usize, raw: &str) {
@@ -484,14 +566,14 @@ mod tests {
     fn same_name_agrees_with_byte_equality() {
         let mut rng = crate::fuzz::Rng(0x5eed_2026_1205);
         for _ in 0..200_000 {
-            let len = rng.below(24);
+            let len = rng.below(48);
             let a: Vec<u8> = (0..len).map(|_| b"ab_\xc3\xa9"[rng.below(5)]).collect();
             let mut b = a.clone();
             match rng.below(4) {
                 0 => {}
                 1 if len > 0 => b[rng.below(len)] ^= 1 << rng.below(8),
                 2 => b.push(b'a'),
-                _ => b = (0..rng.below(24)).map(|_| b"ab"[rng.below(2)]).collect(),
+                _ => b = (0..rng.below(48)).map(|_| b"ab"[rng.below(2)]).collect(),
             }
             assert_eq!(same_name(&a, &b), a == b, "{a:?} {b:?}");
             assert_eq!(same_name(&b, &a), a == b, "{b:?} {a:?}");
