@@ -9,6 +9,9 @@
 //! row as text (on the target's columns, since `--set stream_maps=...` may remove some), so a
 //! fast wrong answer fails the run.
 //!
+//! Every timed phase starts right after an untimed CHECKPOINT (see `checkpoint`), so none
+//! pays for the WAL of the one before it.
+//!
 //! It reports, per run and as medians, the target's rows/s against the raw COPY's, its peak RSS
 //! and its CPU time (user + system; also per 100k rows), and the `lanes` setting it passed.
 //!
@@ -27,6 +30,7 @@
 
 mod args;
 mod ceiling;
+mod checkpoint;
 mod child;
 mod citus;
 mod generate;
@@ -136,6 +140,7 @@ fn run_once(
         // The first load fills the tables; the measured one loads the same input again.
         run_target(&files.target, &files.config, &files.input)?;
     }
+    checkpoint::settle(client);
     let measured = run_target(&files.target, &files.config, &files.input)?;
     let raw = raw::raw_copy(client, options, &files.csv_dir)?;
     raw::verify(client, options)?;

@@ -11,6 +11,7 @@ use postgres::Client;
 
 use crate::args::Options;
 use crate::ceiling::{copy_lanes, lanes_for, split_into_lanes};
+use crate::checkpoint::settle;
 use crate::citus::distribute_like_target;
 use crate::generate::{table_name, VALUE_COLUMNS};
 use crate::{db_error, SCHEMA};
@@ -72,6 +73,7 @@ pub fn raw_copy(
         payloads.push(prepare(client, options, csv_dir, stream)?);
     }
     if !options.upsert {
+        settle(client);
         let copy = copy_payloads(client, &payloads, "")?;
         let ceiling = match payloads.first() {
             Some(payload) if options.ceiling => Some(ceiling_copy(client, options, payload)?),
@@ -96,10 +98,12 @@ pub fn raw_copy(
                 "INSERT INTO {SCHEMA}_raw.{table} SELECT {loaded} FROM {SCHEMA}_raw.{table}_csv"
             ))
             .map_err(|e| e.to_string())?;
+        settle(client);
         let started = Instant::now();
         raw_merge(client, table, binary)?;
         merge += started.elapsed();
     }
+    settle(client);
     let copy = copy_payloads(client, &payloads, "_copy")?;
     Ok(RawTimes {
         raw: merge,
@@ -125,6 +129,7 @@ fn ceiling_copy(
     distribute_like_target(client, table, &qualified)?;
     let lanes = lanes_for(&options.lanes_label());
     let chunks = split_into_lanes(&payload.binary, lanes)?;
+    settle(client);
     let elapsed = copy_lanes(&options.url, &qualified, chunks)?;
     let stored: i64 = client
         .query_one(&format!("SELECT count(*) FROM {qualified}"), &[])
