@@ -56,9 +56,6 @@ pub fn encode_numeric(literal: &str, out: &mut Vec<u8>) -> Result<(), &'static s
         out.extend_from_slice(field.get(4..4 + len).unwrap_or_default());
         return Ok(());
     }
-    if encode_plain_decimal(literal.as_bytes(), out).is_some() {
-        return Ok(());
-    }
     encode_any_numeric(literal, out)
 }
 
@@ -80,8 +77,8 @@ const PAD_TO_GROUP: [u64; 4] = [1, 1000, 100, 10];
 /// bytes are left for a field length): the integer part and the fraction are each read into
 /// one word, and their base-10000 digits are the word's remainders, written from the last.
 /// Returns the bytes written; `None` leaves anything else (an exponent, `+`, `.5`, `5.`, the
-/// words, more digits) to [`encode_plain_decimal`] and [`encode_any_numeric`], which give
-/// the same bytes for what this takes.
+/// words, more digits) to [`encode_any_numeric`], which gives the same bytes for what this
+/// takes.
 #[inline]
 pub(super) fn word_decimal(literal: &[u8], field: &mut [u8; WORD_FIELD_BYTES]) -> Option<usize> {
     let (negative, body) = match literal {
@@ -185,88 +182,6 @@ fn put_groups(
         at -= 2;
         *field.get_mut(at..)?.first_chunk_mut()? = ((value % 10_000) as u16).to_be_bytes();
         value /= 10_000;
-    }
-    Some(())
-}
-
-/// Most digits [`encode_plain_decimal`] takes (a multiple of four).
-const PLAIN_MAX_DIGITS: usize = 32;
-
-/// The commonest literal, `-?digits(.digits)?` with at most [`PLAIN_MAX_DIGITS`] digits,
-/// encoded without the general split: its digits are read into base-10000 groups laid out
-/// so that the point falls on a group boundary. `None` (with `out` untouched) leaves
-/// anything else (an exponent, `+`, `.5`, `5.`, the words, more digits) to
-/// [`encode_any_numeric`], which gives the same bytes for what this takes; most of a
-/// number's time went to the general split and its digit-by-digit walk.
-#[inline]
-fn encode_plain_decimal(literal: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let (negative, body) = match literal {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, literal),
-    };
-    if body.len() > PLAIN_MAX_DIGITS + 1 {
-        return None;
-    }
-    let int_len = body.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (int, frac) = body.split_at(int_len);
-    let frac = match frac {
-        [] => frac,
-        [b'.', digits @ ..] if !digits.is_empty() => digits,
-        _ => return None,
-    };
-    if int.is_empty() {
-        return None;
-    }
-    // Zeros in front, so that the integer part ends on a group boundary, count as read.
-    let mut filled = (4 - int_len % 4) % 4;
-    let int_groups = (filled + int_len) / 4;
-    let mut groups = [0i16; PLAIN_MAX_DIGITS / 4 + 1];
-    let mut count = 0;
-    let mut group: i16 = 0;
-    let mut read = |byte: u8| -> Option<()> {
-        let digit = byte.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        group = group * 10 + i16::from(digit);
-        filled += 1;
-        if filled == 4 {
-            *groups.get_mut(count)? = group;
-            count += 1;
-            group = 0;
-            filled = 0;
-        }
-        Some(())
-    };
-    // Two loops: a chained iterator cost more than the digits' arithmetic.
-    for &byte in int {
-        read(byte)?;
-    }
-    for &byte in frac {
-        read(byte)?;
-    }
-    if filled > 0 {
-        // The last group's lower places are zeros.
-        *groups.get_mut(count)? = group * PLACE[4 - filled];
-        count += 1;
-    }
-    let groups = groups.get(..count)?;
-    // At most 32 fraction digits: in range.
-    let dscale = frac.len() as u16;
-    let Some(first) = groups.iter().position(|&group| group != 0) else {
-        // Zero: no digits, weight 0, positive, whatever sign was written.
-        push_header(out, 0, 0, SIGN_POS, dscale);
-        return Some(());
-    };
-    let last = groups.iter().rposition(|&group| group != 0)?;
-    // Both below ten groups: in range.
-    let weight = int_groups as i16 - 1 - first as i16;
-    let ndigits = (last - first + 1) as i16;
-    let sign = if negative { SIGN_NEG } else { SIGN_POS };
-    out.reserve(8 + 2 * ndigits as usize);
-    push_header(out, ndigits, weight, sign, dscale);
-    for group in &groups[first..=last] {
-        out.extend_from_slice(&group.to_be_bytes());
     }
     Some(())
 }
@@ -682,16 +597,16 @@ mod tests {
             general.clear();
             fast.extend_from_slice(b"prefix");
             general.extend_from_slice(b"prefix");
-            if encode_plain_decimal(literal.as_bytes(), &mut fast).is_some() {
+            let mut field = [0; WORD_FIELD_BYTES];
+            if let Some(len) = word_decimal(literal.as_bytes(), &mut field) {
                 taken += 1;
+                fast.extend_from_slice(&field[4..4 + len]);
                 assert_eq!(
                     encode_any_numeric(&literal, &mut general),
                     Ok(()),
                     "{literal}"
                 );
                 assert_eq!(hex(&fast), hex(&general), "{literal}");
-            } else {
-                assert_eq!(fast, b"prefix", "{literal}: declined but wrote");
             }
             general.clear();
             fast.clear();
