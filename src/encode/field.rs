@@ -13,7 +13,7 @@
 //! included.
 
 use super::numeric::{word_decimal, WORD_FIELD_BYTES};
-use super::text::find_backslash_or_nul;
+use super::text::{find_backslash_or_nul, one_letter_escape};
 use super::time::fixed::{fixed_date_days, fixed_timestamp_micros};
 use super::value::{plain_integer, write_null, EncodeOptions};
 use crate::schema::pg_type::PgType;
@@ -235,17 +235,7 @@ fn escaped_text(inner: &[u8], mut at: usize, out: &mut Vec<u8>) -> Option<()> {
     loop {
         let (text, escape) = rest.split_at_checked(at)?;
         let decoded = match escape {
-            [b'\\', letter, ..] => match letter {
-                b'"' => b'"',
-                b'\\' => b'\\',
-                b'/' => b'/',
-                b'b' => 0x08,
-                b'f' => 0x0C,
-                b'n' => b'\n',
-                b'r' => b'\r',
-                b't' => b'\t',
-                _ => return None,
-            },
+            [b'\\', letter, ..] => one_letter_escape(*letter)?,
             _ => return None,
         };
         out.extend_from_slice(text);

@@ -195,14 +195,6 @@ fn unescape_into(inner: &str, out: &mut impl TextSink) -> Result<(), &'static st
         let (before, escape) = rest.split_at(at);
         out.push_text(before);
         let decoded = match escape.as_bytes().get(1) {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'/') => '/',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
             Some(b'u') => {
                 // The backslash and `u` are ASCII: byte 2 is a char boundary.
                 let (ch, after) = decode_unicode_escape(escape.get(2..).ok_or(INVALID_UNICODE)?)?;
@@ -210,14 +202,32 @@ fn unescape_into(inner: &str, out: &mut impl TextSink) -> Result<(), &'static st
                 rest = after;
                 continue;
             }
-            Some(_) | None => return Err(INVALID_ESCAPE),
+            Some(&letter) => one_letter_escape(letter).ok_or(INVALID_ESCAPE)?,
+            None => return Err(INVALID_ESCAPE),
         };
-        out.push_char(decoded);
+        out.push_char(char::from(decoded));
         // Two ASCII bytes (backslash and escape letter) end on a char boundary.
         rest = escape.get(2..).ok_or(INVALID_ESCAPE)?;
     }
     out.push_text(rest);
     Ok(())
+}
+
+/// The byte a one-letter escape (`\"`, `\n`, ...) stands for, by its letter; `None` for
+/// `u` (four hex digits follow) and for letters JSON has no escape for.
+#[inline]
+pub(super) fn one_letter_escape(letter: u8) -> Option<u8> {
+    match letter {
+        b'"' => Some(b'"'),
+        b'\\' => Some(b'\\'),
+        b'/' => Some(b'/'),
+        b'b' => Some(0x08),
+        b'f' => Some(0x0C),
+        b'n' => Some(b'\n'),
+        b'r' => Some(b'\r'),
+        b't' => Some(b'\t'),
+        _ => None,
+    }
 }
 
 /// Reads the four hex digits after `\u` (and, for a high surrogate, the `\uXXXX` low
